@@ -1,0 +1,31 @@
+namespace Edge.Host;
+
+/// <summary>The `edge` command line: one verb per job, each in its own type.</summary>
+internal static class EdgeCommandLine
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.Out.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+        var rest = args[1..];
+        switch (args[0])
+        {
+            default:
+                await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
+                return 2;
+        }
+    }
+
+    internal const string Usage = """
+        usage: edge <command> [options]
+
+        commands:
+          doctor     what is installed, what is missing, and the command that fixes it
+        """;
+}

@@ -1,0 +1,3 @@
+using Edge.Host;
+
+return await EdgeCommandLine.RunAsync(args).ConfigureAwait(false);
