@@ -294,7 +294,7 @@ public sealed class CalibrationCollector
     }
 
     /// <summary>The statistics, one per tensor, in the order tensors were first observed.</summary>
-    public IReadOnlyList<TensorStatistics> Build()
+    public CalibrationStatistics Build()
     {
         if (_values is null || _magnitudes is null)
         {
@@ -312,6 +312,27 @@ public sealed class CalibrationCollector
             result[i] = new TensorStatistics(_names[i], _min[i], _max[i], _values[i], _magnitudes[i]);
         }
 
-        return result;
+        return new CalibrationStatistics(result);
     }
+}
+
+/// <summary>Statistics of every observed tensor, in the order first observed; one run serves every method.</summary>
+public sealed class CalibrationStatistics
+{
+    private readonly Dictionary<string, TensorStatistics> _byName;
+
+    internal CalibrationStatistics(IReadOnlyList<TensorStatistics> tensors)
+    {
+        Tensors = tensors;
+        _byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+    }
+
+    /// <summary>Every observed tensor.</summary>
+    public IReadOnlyList<TensorStatistics> Tensors { get; }
+
+    /// <summary>Number of calibration samples run.</summary>
+    public int SampleCount { get; init; }
+
+    /// <summary>Lookup by tensor name.</summary>
+    public IReadOnlyDictionary<string, TensorStatistics> ByName => _byName;
 }

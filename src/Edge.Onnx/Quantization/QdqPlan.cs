@@ -79,7 +79,7 @@ internal static class QdqRewriter
         return result;
     }
 
-    public static QuantizationResult Rewrite(ModelProto fp32, IReadOnlyDictionary<string, TensorStatistics> statistics, QuantizerOptions options)
+    public static QuantizationResult Rewrite(ModelProto fp32, CalibrationStatistics statistics, QuantizerOptions options)
     {
         options.Validate();
         var model = fp32.Clone();
@@ -92,7 +92,7 @@ internal static class QdqRewriter
 
         var context = new Context(graph, options);
         context.Plan();
-        context.Emit(statistics);
+        context.Emit(statistics.ByName);
         return new QuantizationResult(model, context.Report, context.QuantizedNodeNames, context.FloatNodeReasons, context.Folded);
     }
 
@@ -131,6 +131,7 @@ internal static class QdqRewriter
         private readonly HashSet<string> _names = new(StringComparer.Ordinal);
         private readonly HashSet<string> _nodeNames = new(StringComparer.Ordinal);
         private readonly Dictionary<string, QuantParams> _params = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _nonNegative = new(StringComparer.Ordinal);
         private List<NodeProto> _nodes = [.. graph.Node];
         private Dictionary<string, NodeProto> _producer = new(StringComparer.Ordinal);
         private Dictionary<string, List<NodeProto>> _consumers = new(StringComparer.Ordinal);
@@ -155,11 +156,7 @@ internal static class QdqRewriter
             {
                 if (WhyFloat(node, keptLast) is { } reason)
                 {
-                    if (ComputeOps.Contains(node.OpType) || SharingOps.Contains(node.OpType) || node.OpType == "Relu")
-                    {
-                        FloatNodeReasons.Add((node.Name, reason));
-                    }
-
+                    FloatNodeReasons.Add((node.Name, reason));
                     continue;
                 }
 
@@ -183,6 +180,7 @@ internal static class QdqRewriter
                         var index = producer.Output.IndexOf(input);
                         producer.Output[index] = relu.Output[0];
                         _nodes.Remove(relu);
+                        _nonNegative.Add(relu.Output[0]);
                         Folded.Add(relu.Name);
                     }
                 }
@@ -218,6 +216,12 @@ internal static class QdqRewriter
             }
 
             QuantizedNodeNames.AddRange(_nodes.Where(_quantized.Contains).Select(n => n.Name));
+            foreach (var node in _nodes.Where(n => !_quantized.Contains(n) && !FloatNodeReasons.Any(f => f.Node == n.Name)))
+            {
+                FloatNodeReasons.Add((node.Name, ComputeOps.Contains(node.OpType) || SharingOps.Contains(node.OpType) || node.OpType == "Relu"
+                    ? "no quantized neighbour"
+                    : $"no integer kernel for {node.OpType}"));
+            }
         }
 
         public void Emit(IReadOnlyDictionary<string, TensorStatistics> statistics)
@@ -521,6 +525,12 @@ internal static class QdqRewriter
                 var root = Find(tensor);
                 var observed = new TensorRange(stats.Min, stats.Max);
                 var chosen = stats.Range(options);
+                if (_nonNegative.Contains(tensor))
+                {
+                    // A folded Relu: the Q must clamp at 0, so its zero point has to be 0.
+                    chosen = new TensorRange(0f, MathF.Max(chosen.Max, 0f));
+                }
+
                 groups[root] = groups.TryGetValue(root, out var g) ? (g.Observed.Union(observed), g.Chosen.Union(chosen)) : (observed, chosen);
             }
 
