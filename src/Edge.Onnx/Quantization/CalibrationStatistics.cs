@@ -2,7 +2,7 @@ namespace Edge.Onnx.Quantization;
 
 /// <summary>
 /// What calibration saw of one float tensor: its extremes, a histogram of its values over [Min, Max] and a histogram
-/// of its magnitudes over [0, max |x|]. Every calibration method is a function of these, so one calibration run
+/// of its non-zero magnitudes over [0, max |x|]. Every calibration method is a function of these, so one calibration run
 /// serves all methods.
 /// </summary>
 public sealed class TensorStatistics
@@ -18,6 +18,9 @@ public sealed class TensorStatistics
         _values = values;
         _magnitudes = magnitudes;
     }
+
+    /// <summary>The largest share of non-zero values the entropy method may clip (0.1 %).</summary>
+    public const double EntropyMaxClipped = 0.001;
 
     /// <summary>The tensor's name in the float graph.</summary>
     public string Name { get; }
@@ -82,7 +85,8 @@ public sealed class TensorStatistics
     /// <summary>
     /// The magnitude threshold t minimising KL(P‖Q) between the magnitude histogram clipped at t and its
     /// quantization to the levels available on that side of zero (255 for a non-negative tensor with uint8,
-    /// 127 otherwise); the range is [max(Min, −t), min(Max, t)].
+    /// 127 otherwise), but no lower than the magnitude that clips <see cref="EntropyMaxClipped"/> of the values;
+    /// the range is [max(Min, −t), min(Max, t)].
     /// </summary>
     internal TensorRange EntropyRange(ActivationType type)
     {
@@ -95,6 +99,18 @@ public sealed class TensorStatistics
         var levels = type == ActivationType.UInt8 && Min >= 0 ? 255 : 127;
         var bins = _magnitudes.Length;
         var best = EntropyThresholdBin(_magnitudes, levels);
+
+        // Spiky histograms (a depthwise conv over Relu zeros puts one spike per channel at its bias) can pull the
+        // KL optimum far into the bulk; never clip more than EntropyMaxClipped of the non-zero values.
+        var total = _magnitudes.Sum();
+        var floor = bins;
+        double tail = 0;
+        while (floor > 1 && tail + _magnitudes[floor - 1] <= total * EntropyMaxClipped)
+        {
+            tail += _magnitudes[--floor];
+        }
+
+        best = Math.Max(best, floor);
         var threshold = best >= bins ? absMax : absMax * best / bins;
         return new TensorRange(MathF.Max(Min, -threshold), MathF.Min(Max, threshold));
     }
@@ -288,8 +304,13 @@ public sealed class CalibrationCollector
         {
             var v = width > 0 ? (int)((x - min) / width) : 0;
             valueHistogram[Math.Clamp(v, 0, last)]++;
-            var m = absWidth > 0 ? (int)(MathF.Abs(x) / absWidth) : 0;
-            magnitudeHistogram[Math.Clamp(m, 0, last)]++;
+            // Exact zeros (Relu outputs, padding) are exact in every quantization: left out of the entropy
+            // histogram, where their spike in the first bin would pull the threshold far down.
+            if (x != 0)
+            {
+                var m = absWidth > 0 ? (int)(MathF.Abs(x) / absWidth) : 0;
+                magnitudeHistogram[Math.Clamp(m, 0, last)]++;
+            }
         }
     }
 

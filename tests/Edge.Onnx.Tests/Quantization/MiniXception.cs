@@ -14,6 +14,9 @@ public static class MiniXception
     public const string Input = "input";
     public const string Output = "probabilities";
 
+    /// <summary>Shrinks the head's weights so the 7 probabilities stay spread (errors in them stay visible).</summary>
+    private const double HeadGain = 0.15;
+
     public enum Head
     {
         Conv,
@@ -47,18 +50,18 @@ public static class MiniXception
         switch (head)
         {
             case Head.Conv:
-                var classes = Conv(b, random, add2, 16, 7, 3, stride: 1, pad: 1, name: "head");
+                var classes = Conv(b, random, add2, 16, 7, 3, stride: 1, pad: 1, name: "head", gain: HeadGain);
                 logits = b.AddNode("Flatten", [b.AddNode("GlobalAveragePool", [classes])]);
                 break;
             case Head.MatMul:
                 var pooledM = b.AddNode("Flatten", [b.AddNode("GlobalAveragePool", [add2])]);
-                b.AddInitializer("head_w", Weights(random, 16 * 7, 16), 16, 7);
+                b.AddInitializer("head_w", Weights(random, 16 * 7, 16, HeadGain), 16, 7);
                 b.AddInitializer("head_b", Weights(random, 7, 4), 7);
                 logits = b.AddNode("Add", [b.AddNode("MatMul", [pooledM, "head_w"]), "head_b"]);
                 break;
             default:
                 var pooledG = b.AddNode("Flatten", [b.AddNode("GlobalAveragePool", [add2])]);
-                b.AddInitializer("head_w", Weights(random, 7 * 16, 16), 7, 16);
+                b.AddInitializer("head_w", Weights(random, 7 * 16, 16, HeadGain), 7, 16);
                 b.AddInitializer("head_b", Weights(random, 7, 4), 7);
                 logits = b.AddNode("Gemm", [pooledG, "head_w", "head_b"], Attr.Int("transB", 1));
                 break;
@@ -98,10 +101,10 @@ public static class MiniXception
 
     private static string Relu(OnnxGraphBuilder b, string x) => b.AddNode("Relu", [x]);
 
-    private static string Conv(OnnxGraphBuilder b, Random random, string x, int cin, int cout, int k, int stride = 1, int pad = 0, int group = 1, string name = "conv")
+    private static string Conv(OnnxGraphBuilder b, Random random, string x, int cin, int cout, int k, int stride = 1, int pad = 0, int group = 1, string name = "conv", double gain = 1)
     {
         var fanIn = cin / group * k * k;
-        b.AddInitializer(name + "_w", Weights(random, cout * (cin / group) * k * k, fanIn), cout, cin / group, k, k);
+        b.AddInitializer(name + "_w", Weights(random, cout * (cin / group) * k * k, fanIn, gain), cout, cin / group, k, k);
         b.AddInitializer(name + "_b", Weights(random, cout, 8), cout);
         var output = b.UniqueName(name);
         b.AddNode(
@@ -113,9 +116,9 @@ public static class MiniXception
         return output;
     }
 
-    private static float[] Weights(Random random, int count, int fanIn)
+    private static float[] Weights(Random random, int count, int fanIn, double gain = 1)
     {
-        var scale = Math.Sqrt(2.0 / fanIn);
+        var scale = gain * Math.Sqrt(2.0 / fanIn);
         var w = new float[count];
         for (var i = 0; i < w.Length; i++)
         {
