@@ -71,6 +71,12 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# --- face photographs (reference tests, calibration, examples) ------------------------------------
+if ! "$EDGE_ROOT/scripts/fetch-faces.sh" --check; then
+  did "fetching face photographs"
+  "$EDGE_ROOT/scripts/fetch-faces.sh"
+fi
+
 # --- build ---------------------------------------------------------------------------------------
 build_stamp="$EDGE_ROOT/artifacts/build.stamp"
 newer=$( [ -f "$build_stamp" ] && [ -x "$EDGE_BIN" ] && \
