@@ -88,6 +88,13 @@ if [ -n "$newer" ]; then
   mkdir -p "$EDGE_ROOT/artifacts"; touch "$build_stamp"
 fi
 
+# --- converted ONNX models (edge model build: reproducible, manifest beside them) ---------------------
+models_dir="${EDGE_MODELS:-$EDGE_CACHE/models}"
+if [ ! -f "$models_dir/manifest.json" ] || [ "$EDGE_BIN" -nt "$models_dir/manifest.json" ]; then
+  did "building ONNX models into $models_dir (edge model build)"
+  "$EDGE_BIN" model build --out "$models_dir" >/dev/null
+fi
+
 if [ "$actions" -eq 0 ]; then log "setup: everything present, nothing to do"; fi
 if [ "${EDGE_SETUP_EXPECT_NOOP:-0}" = 1 ] && [ "$actions" -ne 0 ]; then
   die "setup was expected to be a no-op on its second run but did $actions step(s)"
