@@ -1,3 +1,5 @@
+using Edge.Host.Commands;
+
 namespace Edge.Host;
 
 /// <summary>The `edge` command line: one verb per job, each in its own type.</summary>
@@ -16,6 +18,8 @@ internal static class EdgeCommandLine
         var rest = args[1..];
         switch (args[0])
         {
+            case "doctor":
+                return await DoctorCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
                 return 2;
