@@ -1,3 +1,5 @@
+using Edge.Host.Commands;
+
 namespace Edge.Host;
 
 /// <summary>The `edge` command line: one verb per job, each in its own type.</summary>
@@ -22,6 +24,8 @@ internal static class EdgeCommandLine
                 return await Commands.BenchCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "model":
                 return await Commands.ModelCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "doctor":
+                return await DoctorCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
                 return 2;
