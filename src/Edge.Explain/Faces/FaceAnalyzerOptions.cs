@@ -31,8 +31,8 @@ public sealed class FaceAnalyzerOptions
     /// <summary>Folder with the models <c>edge model build</c> wrote; default <c>$EDGE_MODELS</c>, else <c>~/.cache/edge/models</c>.</summary>
     public string ModelDirectory { get; set; } = ModelPaths.ModelDirectory;
 
-    /// <summary>Scoring model precision; default Fp32 until the int8 quantizer is part of <c>edge model build</c>.</summary>
-    public ScoringPrecision Precision { get; set; } = ScoringPrecision.Fp32;
+    /// <summary>Scoring model precision; default Int8 (<c>edge model build</c> writes both).</summary>
+    public ScoringPrecision Precision { get; set; } = ScoringPrecision.Int8;
 
     /// <summary>Detector variant; default Back.</summary>
     public DetectorVariant Detector { get; set; } = DetectorVariant.Back;
