@@ -18,10 +18,11 @@ internal static class DetectorBench
 
     private static readonly (string Name, QuantizerOptions Options)[] Configurations =
     [
-        ("uint8 defaults (equalized, p99.99)", new QuantizerOptions()),
+        ("uint8 defaults", new QuantizerOptions()),
         ("uint8 min-max, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.MinMax, Equalize = false }),
+        ("uint8 percentile 99.99", new QuantizerOptions { Calibration = CalibrationMethod.Percentile }),
         ("uint8 defaults, output convs float", new QuantizerOptions { KeepLastLayerFloat = true }),
-        ("int8 symmetric (equalized, p99.99)", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
+        ("int8 symmetric, defaults", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
     ];
 
     public static int Run(bool quick)
@@ -59,8 +60,7 @@ internal static class DetectorBench
             var actual = new float[images.Count][];
             for (var f = 0; f < 2; f++)
             {
-                var (source, statistics) = prepared[options.Equalize][f];
-                var model = Quantizer.Quantize(source, statistics, options).Model;
+                var model = QuantBench.QuantizePrepared(environment, prepared[options.Equalize][f], images.Where((_, i) => fold[i] != f).Select(i => Tensor(i.Input)).ToList(), options);
                 var indices = Enumerable.Range(0, images.Count).Where(i => fold[i] == f).ToList();
                 var logits = Logits(environment, OnnxModel.ToBytes(model), indices.Select(i => Tensor(images[i].Input)).ToList());
                 for (var j = 0; j < indices.Count; j++)
@@ -86,9 +86,9 @@ internal static class DetectorBench
 
         var uint8Path = Path.Combine(artifacts, "blazeface-back.int8.onnx");
         var int8Path = Path.Combine(artifacts, "blazeface-back.int8-s8s8.onnx");
-        var (shipped, shippedStatistics) = prepared[true][2];
-        OnnxModel.Save(Quantizer.Quantize(shipped, shippedStatistics, Configurations[0].Options).Model, uint8Path);
-        OnnxModel.Save(Quantizer.Quantize(shipped, shippedStatistics, Configurations[^1].Options).Model, int8Path);
+        var all = images.Select(i => Tensor(i.Input)).ToList();
+        OnnxModel.Save(QuantBench.QuantizePrepared(environment, prepared[true][2], all, Configurations[0].Options), uint8Path);
+        OnnxModel.Save(QuantBench.QuantizePrepared(environment, prepared[true][2], all, Configurations[^1].Options), int8Path);
         QuantBench.PrintFusedOps(environment, uint8Path, artifacts);
 
         ModelLatency.Models = new Dictionary<string, (string, float[])>(StringComparer.Ordinal)
@@ -98,7 +98,8 @@ internal static class DetectorBench
             [nameof(ModelLatency.Int8Int8Activations)] = (int8Path, images[0].Input),
         };
         var medians = ModelLatency.Measure(Path.Combine(artifacts, "BenchmarkDotNet.Artifacts"), quick, invocations: 150);
-        QuantBench.PrintRatios(medians);
+        QuantBench.PrintRatios(medians, "BenchmarkDotNet medians from this run");
+        QuantBench.PrintRatios(ModelLatency.Interleaved(quick ? 30 : 200), "interleaved cross-check: models take turns, medians");
 
         var faster = medians.TryGetValue(nameof(ModelLatency.Fp32), out var fp32Ms)
             && medians.TryGetValue(nameof(ModelLatency.Int8UInt8Activations), out var int8Ms) && int8Ms < fp32Ms;
