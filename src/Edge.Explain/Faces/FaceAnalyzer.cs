@@ -90,7 +90,7 @@ public sealed class FaceAnalyzer : IDisposable
         var t1 = Stopwatch.GetTimestamp();
         _detector.Infer();
         var t2 = Stopwatch.GetTimestamp();
-        var n = _detector.Decode(width, height, _options.MinDetectorScore, _options.NmsIouThreshold, _boxes, _scores);
+        var n = _detector.Decode(width, height, _options.MinDetectorScore, _options.NmsIouThreshold, _options.NestedOverlapThreshold, _boxes, _scores);
         var t3 = Stopwatch.GetTimestamp();
         results.Clear();
         long crop = 0, score = 0;
