@@ -92,6 +92,11 @@ public static partial class Quantizer
             statistics = Calibrate(environment, fp32, list, options.HistogramBins, cancellationToken);
         }
 
+        if (options.CorrectBias)
+        {
+            fp32 = CorrectBias(environment, fp32, statistics, list, options, cancellationToken: cancellationToken);
+        }
+
         return Quantize(fp32, statistics, options);
     }
 }

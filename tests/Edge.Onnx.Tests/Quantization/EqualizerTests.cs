@@ -77,3 +77,58 @@ public sealed class EqualizerTests : IDisposable
         Assert.Contains(result.Pairs, p => p.Producer == "block1_dw1");
     }
 }
+
+public sealed class BiasCorrectionTests : IDisposable
+{
+    private const int Size = 32;
+    private readonly OrtEnvironment _environment = OrtEnvironment.Create();
+
+    public void Dispose() => _environment.Dispose();
+
+    /// <summary>Mean over samples and positions of each channel of a node's output (exposed as an extra output).</summary>
+    private double[] ChannelMeans(ModelProto model, string node, IReadOnlyList<NamedTensor> samples)
+    {
+        var m = model.Clone();
+        var tensor = m.Graph.Node.Single(n => n.Name == node).Output[0];
+        m.Graph.Output.Add(new ValueInfoProto { Name = tensor, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 1 } } });
+        using var session = _environment.CreateSession(OnnxModel.ToBytes(m), new SessionSettings { GraphOptimizationLevel = GraphOptimizationLevel.Basic });
+        double[]? sums = null;
+        foreach (var s in samples)
+        {
+            var t = session.Run([s], [tensor], CancellationToken.None)[0];
+            var v = t.AsFloat();
+            var plane = (int)(t.Shape[2] * t.Shape[3]);
+            sums ??= new double[t.Shape[1]];
+            for (var c = 0; c < sums.Length; c++)
+            {
+                sums[c] += v.AsSpan(c * plane, plane).ToArray().Average();
+            }
+        }
+
+        return sums!.Select(x => x / samples.Count).ToArray();
+    }
+
+    [Fact]
+    public void CorrectBias_MiniXception_QuantizedChannelMeansCloserToFloat()
+    {
+        var model = MiniXception.Build(Size);
+        var samples = MiniXception.Images(24, Size, 11).Select(p => NamedTensor.FromFloat(MiniXception.Input, p, 1, Size, Size, 1)).ToList();
+        var statistics = Quantizer.Calibrate(_environment, model, samples);
+        var options = new QuantizerOptions { Calibration = CalibrationMethod.MinMax, Equalize = false };
+        var corrected = Quantizer.CorrectBias(_environment, model, statistics, samples.Select(s => (IReadOnlyList<NamedTensor>)[s]).ToList(), options);
+
+        // Only biases move.
+        var changed = corrected.Graph.Initializer.Where(t => !model.Graph.Initializer.Single(o => o.Name == t.Name).Equals(t)).Select(t => t.Name).ToList();
+        Assert.NotEmpty(changed);
+        Assert.All(changed, n => Assert.EndsWith("_b", n, StringComparison.Ordinal));
+
+        // Deepest conv before the head: its quantized output's channel means approach the float ones.
+        const string Node = "block2_pw";
+        var reference = ChannelMeans(model, Node, samples);
+        double Error(ModelProto source) =>
+            ChannelMeans(Quantizer.Quantize(source, statistics, options).Model, Node, samples).Zip(reference, (q, r) => Math.Abs(q - r)).Sum();
+        var before = Error(model);
+        var after = Error(corrected);
+        Assert.True(after < before * 0.5, $"channel-mean error {before:G3} → {after:G3}");
+    }
+}
