@@ -256,7 +256,7 @@ public sealed class OutboxPublisherService(
             _lastDropAt = now;
         }
 
-        var reconnects = transport is MosquittoTransport m ? m.ReconnectCount : 0;
+        var reconnects = transport.ReconnectCount;
         var (status, description) = SyncHealth.Classify(transport.State, transport.LastError, outbox.LastWriteError, stats.OldestPendingAge, now - _lastDropAt < TimeSpan.FromMinutes(1));
         health.Update(new SyncHealthSnapshot(
             status, description, transport.State, transport.LastError, outbox.LastWriteError,

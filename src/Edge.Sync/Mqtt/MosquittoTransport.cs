@@ -132,7 +132,7 @@ public sealed class MosquittoTransport : IMqttTransport
     /// <inheritdoc />
     public MqttTransportError? LastError => _lastError;
 
-    /// <summary>Connections re-established after a loss since this instance was created.</summary>
+    /// <inheritdoc />
     public long ReconnectCount => Interlocked.Read(ref _reconnects);
 
     /// <summary>Connect attempts that failed since this instance was created.</summary>
