@@ -186,6 +186,41 @@ public sealed partial class MosquittoTransportFailureTests(ITestOutputHelper out
         Assert.Equal(1, kiosk.ReconnectCount);
     }
 
+    [Theory]
+    [InlineData(MqttProtocol.V5)]
+    [InlineData(MqttProtocol.V311)]
+    public async Task DisposeAsync_PlannedStop_StatusBecomesOfflineRetained(MqttProtocol protocol)
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var options = MosquittoTransportTests.OptionsFor(broker, "kiosk-stop");
+        options.StatusTopic = "edge/v1/site-a/kiosk-1/status";
+        options.Protocol = protocol;
+        var kiosk = Create(options);
+        await kiosk.ConnectAsync(cts.Token);
+        await using var watcher = Create(MosquittoTransportTests.OptionsFor(broker, "watcher-stop"));
+        await watcher.ConnectAsync(cts.Token);
+        var seen = await CollectAsync(watcher, "edge/v1/+/+/status", cts.Token);
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (seen) { return seen.Count >= 1; } }, cts.Token);
+
+        await kiosk.DisposeAsync();
+
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (seen) { return seen.Count >= 2; } }, cts.Token);
+        lock (seen)
+        {
+            Assert.Equal("edge/v1/site-a/kiosk-1/status=offline", seen[1]);
+        }
+
+        await using var late = Create(MosquittoTransportTests.OptionsFor(broker, "late-stop"));
+        await late.ConnectAsync(cts.Token);
+        var retained = await CollectAsync(late, "edge/v1/+/+/status", cts.Token);
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (retained) { return retained.Count >= 1; } }, cts.Token);
+        lock (retained)
+        {
+            Assert.Equal("edge/v1/site-a/kiosk-1/status=offline (retained)", retained[0]);
+        }
+    }
+
     [Fact]
     public async Task SubscribeAsync_SharedSubscription_EachMessageGoesToOneMember()
     {

@@ -59,6 +59,7 @@ public sealed class MosquittoTransport : IMqttTransport
     private Task? _supervisor;
     private long _reconnects;
     private long _connectFailures;
+    private int _disposeStarted;
     private int _disposed;
 
     /// <summary>Creates the client (nothing is sent until <see cref="ConnectAsync"/>).</summary>
@@ -267,6 +268,18 @@ public sealed class MosquittoTransport : IMqttTransport
             }
         }
 
+        if (_state == MqttConnectionState.Connected && _statusTopicUtf8 is not null && ProtocolVersion != MQTT_PROTOCOL_V5)
+        {
+            try
+            {
+                await PublishAsync(_options.StatusTopic!, "offline"u8.ToArray(), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is MqttTransportException or TimeoutException)
+            {
+                Log.StatusPublishFailed(_logger, _options.StatusTopic!, ex);
+            }
+        }
+
         if (_state is MqttConnectionState.Connected or MqttConnectionState.Connecting)
         {
             var closed = _lost.Task;
@@ -281,7 +294,7 @@ public sealed class MosquittoTransport : IMqttTransport
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0)
         {
             return;
         }
@@ -295,6 +308,8 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             Log.DisconnectFailed(_logger, ex);
         }
+
+        Volatile.Write(ref _disposed, 1);
 
         _stopNetwork = true;
         _wake.Release();
@@ -616,7 +631,7 @@ public sealed class MosquittoTransport : IMqttTransport
                 else if (request == RequestDisconnect && open)
                 {
                     _disconnecting = true;
-                    _ = DisconnectV5(_handle, 0, IntPtr.Zero);
+                    _ = DisconnectV5(_handle, ShutdownReason, IntPtr.Zero);
                 }
 
                 if (open)
@@ -652,6 +667,13 @@ public sealed class MosquittoTransport : IMqttTransport
             OnConnectionClosed(MOSQ_ERR_SUCCESS, "closed");
         }
     }
+
+    /// <summary>
+    /// MQTT 5 DISCONNECT reason 0x04 "disconnect with Will message": on a planned stop the broker still publishes our
+    /// retained <c>offline</c>, so the status topic never says <c>online</c> for a kiosk that is gone. (3.1.1 has no
+    /// reason codes; there <see cref="DisconnectAsync"/> publishes <c>offline</c> itself first.)
+    /// </summary>
+    private int ShutdownReason => _statusTopicUtf8 is not null && ProtocolVersion == MQTT_PROTOCOL_V5 ? 0x04 : 0;
 
     private unsafe bool OpenSocket()
     {
