@@ -10,8 +10,9 @@ namespace Edge.Sync.Tests;
 /// <summary>
 /// The real transport, plus a record of every event id the broker acknowledged (PUBACK success). It lets a test tell the
 /// kiosk's guarantee (every event acknowledged by the broker) apart from what the broker then does with it.
+/// The value is the Stopwatch timestamp of the first PUBACK.
 /// </summary>
-internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDictionary<string, int> acked) : IMqttTransport
+internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDictionary<string, long> acked) : IMqttTransport
 {
     public string ClientId => inner.ClientId;
 
@@ -27,7 +28,7 @@ internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDic
         remove => inner.StateChanged -= value;
     }
 
-    public static Action<IServiceCollection> Register(ConcurrentDictionary<string, int> acked) => services =>
+    public static Action<IServiceCollection> Register(ConcurrentDictionary<string, long> acked) => services =>
         services.AddSingleton<IMqttTransport>(sp => new RecordingTransport(
             new MosquittoTransport(
                 sp.GetRequiredService<IOptions<EdgeSyncOptions>>().Value.EffectiveBroker(),
@@ -42,7 +43,7 @@ internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDic
         var result = await inner.PublishAsync(topic, payload, qos, retain, cancellationToken);
         if (result.IsSuccess && topic.EndsWith("/events", StringComparison.Ordinal))
         {
-            acked.AddOrUpdate(FaceEventContract.FromBytes(payload.Span).EventId, 1, (_, n) => n + 1);
+            acked.TryAdd(FaceEventContract.FromBytes(payload.Span).EventId, System.Diagnostics.Stopwatch.GetTimestamp());
         }
 
         return result;

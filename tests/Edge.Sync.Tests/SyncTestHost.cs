@@ -147,8 +147,40 @@ internal sealed class EventCollector : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The end-to-end check. Every id must have been acknowledged by the broker (the kiosk's guarantee, strict). An id may
+    /// be missing at the subscriber only if the broker acknowledged it before a kill -9 — Mosquitto holds acknowledged,
+    /// undelivered messages in memory only — and those broker-side losses are returned so the test can report them.
+    /// </summary>
+    public async Task<int> AssertDeliveredAsync(IReadOnlyList<string> ids, ConcurrentDictionary<string, long> acked, IReadOnlyList<long> kills, CancellationToken cancellationToken)
+    {
+        // Wait for every id, or for deliveries to go quiet for 3 s.
+        var last = Interlocked.Read(ref Deliveries);
+        var quietSince = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (!ids.All(Seen.ContainsKey))
+        {
+            await Task.Delay(100, cancellationToken);
+            var now = Interlocked.Read(ref Deliveries);
+            if (now != last)
+            {
+                (last, quietSince) = (now, System.Diagnostics.Stopwatch.GetTimestamp());
+            }
+            else if (System.Diagnostics.Stopwatch.GetElapsedTime(quietSince) > TimeSpan.FromSeconds(3))
+            {
+                break;
+            }
+        }
+
+        Assert.All(ids, id => Assert.True(acked.ContainsKey(id), $"event {id} was never acknowledged by the broker (kiosk-side loss)"));
+        var missing = ids.Where(id => !Seen.ContainsKey(id)).ToList();
+        var lastKill = kills.Count == 0 ? long.MinValue : kills.Max();
+        var unexplained = missing.Where(id => acked[id] > lastKill).ToList();
+        Assert.True(unexplained.Count == 0, $"{unexplained.Count} events acknowledged after the last broker kill never reached the subscriber: {string.Join(",", unexplained.Take(3))}");
+        return missing.Count;
+    }
+
     /// <summary>Explains missing ids: never acknowledged by the broker (kiosk-side loss) or acknowledged but not delivered (broker-side).</summary>
-    public string Explain(IEnumerable<string> ids, ConcurrentDictionary<string, int> acked)
+    public string Explain(IEnumerable<string> ids, ConcurrentDictionary<string, long> acked)
     {
         var missing = ids.Where(id => !Seen.ContainsKey(id)).ToList();
         var neverAcked = missing.Count(id => !acked.ContainsKey(id));
