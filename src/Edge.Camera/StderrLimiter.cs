@@ -1,0 +1,34 @@
+namespace Edge.Camera;
+
+/// <summary>At most N log lines per window; counts the rest so the next logged line can say how many were skipped.</summary>
+internal sealed class StderrLimiter(TimeProvider time, int maxLines, TimeSpan window)
+{
+    private readonly Lock _gate = new();
+    private long _windowStart = time.GetTimestamp();
+    private int _inWindow;
+    private long _suppressed;
+
+    public bool TryAcquire(out long suppressedBefore)
+    {
+        lock (_gate)
+        {
+            if (time.GetElapsedTime(_windowStart) >= window)
+            {
+                _windowStart = time.GetTimestamp();
+                _inWindow = 0;
+            }
+
+            if (_inWindow < maxLines)
+            {
+                _inWindow++;
+                suppressedBefore = _suppressed;
+                _suppressed = 0;
+                return true;
+            }
+
+            _suppressed++;
+            suppressedBefore = 0;
+            return false;
+        }
+    }
+}
