@@ -4,7 +4,7 @@ namespace Edge.Camera;
 internal sealed class StderrLimiter(TimeProvider time, int maxLines, TimeSpan window)
 {
     private readonly Lock _gate = new();
-    private long _windowStart = time.GetTimestamp();
+    private DateTimeOffset _windowStart = time.GetUtcNow();
     private int _inWindow;
     private long _suppressed;
 
@@ -12,9 +12,10 @@ internal sealed class StderrLimiter(TimeProvider time, int maxLines, TimeSpan wi
     {
         lock (_gate)
         {
-            if (time.GetElapsedTime(_windowStart) >= window)
+            var now = time.GetUtcNow();
+            if (now - _windowStart >= window)
             {
-                _windowStart = time.GetTimestamp();
+                _windowStart = now;
                 _inWindow = 0;
             }
 
