@@ -1,3 +1,5 @@
+using Edge.Host.Commands;
+
 namespace Edge.Host;
 
 /// <summary>The `edge` command line: one verb per job, each in its own type.</summary>
@@ -16,6 +18,8 @@ internal static class EdgeCommandLine
         var rest = args[1..];
         switch (args[0])
         {
+            case "run":
+                return await RunCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
                 return 2;
@@ -27,5 +31,6 @@ internal static class EdgeCommandLine
 
         commands:
           doctor     what is installed, what is missing, and the command that fixes it
+          run        the kiosk service: camera → scoring → explanations → outbox, /healthz and /metrics
         """;
 }
