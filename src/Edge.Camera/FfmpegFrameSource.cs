@@ -36,6 +36,7 @@ public sealed class FfmpegFrameSource : IFrameSource
     private long _lastFrameUtcTicks;
     private long _nextRetryTicks = -1;
     private int _processId;
+    private int _consecutiveFailures;
     private long _readerAllocatedBytes;
     private long _readerFrames;
 
@@ -68,6 +69,7 @@ public sealed class FfmpegFrameSource : IFrameSource
                 MaxDelay = _options.RestartMaxDelay,
                 OnRetry = args =>
                 {
+                    Interlocked.Increment(ref _consecutiveFailures);
                     Interlocked.Increment(ref _restarts);
                     _metrics.Restarted();
                     Interlocked.Exchange(ref _nextRetryTicks, args.RetryDelay.Ticks);
@@ -162,7 +164,12 @@ public sealed class FfmpegFrameSource : IFrameSource
 
     private async ValueTask<SessionEnd> RunSessionAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken)
     {
-        _state = CameraState.Starting;
+        // after a failure the camera stays "Backoff" (unhealthy) until a frame arrives, also while the retry starts
+        if (Volatile.Read(ref _consecutiveFailures) == 0)
+        {
+            _state = CameraState.Starting;
+        }
+
         string? concatList = null;
         if (_kind == CameraSourceKind.Folder)
         {
@@ -317,6 +324,7 @@ public sealed class FfmpegFrameSource : IFrameSource
             {
                 _state = CameraState.Streaming;
                 Interlocked.Exchange(ref _nextRetryTicks, -1);
+                Interlocked.Exchange(ref _consecutiveFailures, 0);
             }
 
             Interlocked.Increment(ref _frames);

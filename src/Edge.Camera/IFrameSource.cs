@@ -29,7 +29,7 @@ public enum CameraState
     /// <summary>Frames are flowing.</summary>
     Streaming,
 
-    /// <summary>The last session failed; waiting before the next start.</summary>
+    /// <summary>The last session failed; retrying with backoff (also while the retry starts) until a frame arrives.</summary>
     Backoff,
 
     /// <summary>The capture gate is closed (no one present): the camera is intentionally off.</summary>

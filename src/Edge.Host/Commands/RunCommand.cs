@@ -152,6 +152,8 @@ internal static class RunCommand
         }
 
         var app = builder.Build();
+        // the exporter listens from the start, so /metrics counts what happened before its first scrape
+        _ = app.Services.GetRequiredService<PrometheusExporter>();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { ResponseWriter = HealthJson.WriteAsync });
         app.MapGet("/metrics", (PrometheusExporter exporter) => TypedResults.Text(exporter.Scrape(), PrometheusExporter.ContentType));
         app.Lifetime.ApplicationStarted.Register(() =>

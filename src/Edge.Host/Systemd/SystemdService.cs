@@ -23,6 +23,7 @@ public sealed class SystemdService : BackgroundService
     private readonly SystemdOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<SystemdService> _logger;
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SystemdService(
         SystemdEnvironment environment,
@@ -40,7 +41,11 @@ public sealed class SystemdService : BackgroundService
         }
 
         _notifier = new SystemdNotifier(environment.NotifySocket);
-        lifetime.ApplicationStarted.Register(() => Send("READY=1\nSTATUS=running"));
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            Send("READY=1\nSTATUS=running");
+            _started.TrySetResult();
+        });
         lifetime.ApplicationStopping.Register(() => Send("STOPPING=1\nSTATUS=stopping"));
     }
 
@@ -62,6 +67,7 @@ public sealed class SystemdService : BackgroundService
             return;
         }
 
+        await _started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
         var interval = period / 2;
         Log.SystemdEnabled(_logger, _notifier.Address, interval.TotalSeconds);
         using var timer = new PeriodicTimer(interval, _time);
