@@ -1,5 +1,10 @@
+using Edge.Host.Options;
+using Edge.Host.Pipeline;
+using Edge.Host.Stages;
+using Edge.Sync;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Edge.Host;
 
@@ -8,9 +13,24 @@ internal static class StageRegistration
 {
     public static IServiceCollection AddEdgeStages(this IServiceCollection services, IConfiguration configuration)
     {
-        // TODO(integration): Edge.Explain's FaceAnalyzer (detector + scorer) and explainer, Edge.Sync's outbox.
-        // Until those stages are merged, `edge run` stops at start saying which one is missing.
-        _ = configuration;
+        // Sync: the SQLite outbox + MQTT publisher. Its ids default to Kiosk:SiteId/KioskId so they are set once.
+        services.AddEdgeSync(configuration);
+        services.AddOptions<EdgeSyncOptions>().PostConfigure<IOptions<KioskOptions>>((sync, kiosk) =>
+        {
+            if (string.IsNullOrEmpty(sync.SiteId))
+            {
+                sync.SiteId = kiosk.Value.SiteId;
+            }
+
+            if (string.IsNullOrEmpty(sync.KioskId))
+            {
+                sync.KioskId = kiosk.Value.KioskId;
+            }
+        });
+        services.AddSingleton<IFaceEventSink, SyncEventSink>();
+        services.AddHealthChecks().AddCheck<SyncHealthCheck>("sync");
+
+        // TODO(integration): Edge.Explain's FaceAnalyzer (detector + scorer) and explainer.
         return services;
     }
 }

@@ -180,3 +180,34 @@ public sealed partial class KioskEndToEndTests
             TimeSpan.FromSeconds(5), "every analyzed face to be queued or delivered");
     }
 }
+
+/// <summary>`edge run` with the real Edge.Sync stage: SQLite outbox and a real Mosquitto broker on 127.0.0.1.</summary>
+public sealed class KioskSyncTests
+{
+    [Fact]
+    public async Task Run_RealOutboxAndBroker_EventsAcknowledgedAndSyncHealthy()
+    {
+        await using var broker = await Edge.Testing.MosquittoBroker.StartAsync();
+        var outbox = Path.Combine(Path.GetTempPath(), $"edge-outbox-{Guid.NewGuid():N}.db");
+        var analyzer = new ScriptedAnalyzer([ScriptedAnalyzer.Scores(0.7f)], new FaceBox(100, 60, 220, 180));
+        await using var kiosk = await KioskHarness.StartAsync(
+            KioskHarness.BaseArgs(TestVideo.Path, "--Camera:Loop=true", "--Camera:Realtime=true", "--Pipeline:Explain=None",
+                $"--Sync:Broker:Port={broker.Port}", $"--Sync:Broker:Username={broker.Username}", $"--Sync:Broker:Password={broker.Password}",
+                $"--Sync:Outbox:Path={outbox}"),
+            analyzer,
+            realSync: true);
+        var exporter = kiosk.App.Services.GetRequiredService<PrometheusExporter>();
+
+        await Wait.UntilAsync(
+            () => Regex.Match(exporter.Scrape(), "^edge_sync_events_published_total (\\d+)", RegexOptions.Multiline) is { Success: true } m
+                && long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 10,
+            TimeSpan.FromSeconds(30), "10 events acknowledged by the broker");
+
+        using var response = await kiosk.Http.GetAsync(new Uri("/healthz", UriKind.Relative));
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var sync = json.RootElement.GetProperty("stages").GetProperty("sync");
+        Assert.Equal("Healthy", sync.GetProperty("status").GetString());
+        Assert.Equal("Connected", sync.GetProperty("connection").GetString());
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+}

@@ -38,16 +38,26 @@ internal sealed class KioskHarness : IAsyncDisposable
         string[] args,
         ScriptedAnalyzer? analyzer = null,
         IReadOnlyList<FlagRuleOptions>? rules = null,
-        Action<IServiceCollection>? more = null)
+        Action<IServiceCollection>? more = null,
+        bool realSync = false)
     {
         var sink = new RecordingSink();
         analyzer ??= new ScriptedAnalyzer([ScriptedAnalyzer.Scores(0.8f)], new FaceBox(100, 60, 220, 180));
         var explainer = new MarkingExplainer();
-        var app = RunCommand.Build(args, services =>
+        var app = RunCommand.Build(args, (services, configuration) =>
         {
             services.AddSingleton<IFaceAnalyzer>(analyzer);
             services.AddSingleton<IFaceExplainer>(explainer);
-            services.AddSingleton<IFaceEventSink>(sink);
+            if (realSync)
+            {
+                services.AddEdgeStages(configuration);
+                services.AddSingleton<IFaceAnalyzer>(analyzer);
+            }
+            else
+            {
+                services.AddSingleton<IFaceEventSink>(sink);
+            }
+
             services.AddSingleton(SystemdEnvironment.None);
             services.Configure<FlagOptions>(o => o.Rules = [.. rules ?? []]);
             more?.Invoke(services);

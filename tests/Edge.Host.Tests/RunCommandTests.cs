@@ -8,7 +8,7 @@ namespace Edge.Host.Tests;
 
 public sealed class RunCommandTests
 {
-    private static void Doubles(IServiceCollection services)
+    private static void Doubles(IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
         services.AddSingleton<IFaceAnalyzer>(new ScriptedAnalyzer([ScriptedAnalyzer.Scores(0.5f)], new FaceBox(0, 0, 10, 10)));
         services.AddSingleton<IFaceExplainer>(new MarkingExplainer());
@@ -71,7 +71,11 @@ public sealed class RunCommandTests
     public async Task RunAsync_NoAnalyzerRegistered_SaysWhichStageIsMissing()
     {
         using var error = new StringWriter();
-        var code = await RunCommand.RunAsync(KioskHarness.BaseArgs("/dev/video0"), error, null, CancellationToken.None);
+        var code = await RunCommand.RunAsync(KioskHarness.BaseArgs("/dev/video0"), error, (services, _) =>
+        {
+            services.AddSingleton<IFaceEventSink>(new RecordingSink());
+            services.AddSingleton(SystemdEnvironment.None);
+        }, CancellationToken.None);
 
         Assert.Equal(RunCommand.ConfigurationError, code);
         Assert.Contains("no face analyzer", error.ToString(), StringComparison.Ordinal);
@@ -81,7 +85,7 @@ public sealed class RunCommandTests
     public async Task RunAsync_ExplainWithoutExplainer_FailsAtStartNamingKey()
     {
         using var error = new StringWriter();
-        var code = await RunCommand.RunAsync(KioskHarness.BaseArgs("/dev/video0", "--Pipeline:Explain=All"), error, services =>
+        var code = await RunCommand.RunAsync(KioskHarness.BaseArgs("/dev/video0", "--Pipeline:Explain=All"), error, (services, _) =>
         {
             services.AddSingleton<IFaceAnalyzer>(new ScriptedAnalyzer([ScriptedAnalyzer.Scores(0.5f)], new FaceBox(0, 0, 10, 10)));
             services.AddSingleton<IFaceEventSink>(new RecordingSink());

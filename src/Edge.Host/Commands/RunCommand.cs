@@ -46,13 +46,14 @@ internal static class RunCommand
         return await RunAsync(args, Console.Error, null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <param name="overrides">replaces services after the defaults (tests: doubles for hardware and unbuilt stages)</param>
-    public static async Task<int> RunAsync(string[] args, TextWriter error, Action<IServiceCollection>? overrides, CancellationToken cancellationToken)
+    /// <param name="stages">registers the analyzer, explainer and sink; null: the real stages (tests: doubles for unbuilt stages)</param>
+    public static async Task<int> RunAsync(
+        string[] args, TextWriter error, Action<IServiceCollection, IConfiguration>? stages, CancellationToken cancellationToken)
     {
         WebApplication app;
         try
         {
-            app = Build(args, overrides);
+            app = Build(args, stages);
         }
         catch (Exception e) when (IsConfigurationError(e, out var message))
         {
@@ -83,7 +84,7 @@ internal static class RunCommand
     }
 
     /// <summary>Builds the service without starting it (tests start it and read <see cref="BoundAddress"/>).</summary>
-    public static WebApplication Build(string[] args, Action<IServiceCollection>? overrides = null)
+    public static WebApplication Build(string[] args, Action<IServiceCollection, IConfiguration>? stages = null)
     {
         var rest = new List<string>();
         string? configFile = null;
@@ -131,8 +132,14 @@ internal static class RunCommand
         });
 
         builder.Services.AddEdgeKiosk(builder.Configuration);
-        builder.Services.AddEdgeStages(builder.Configuration);
-        overrides?.Invoke(builder.Services);
+        if (stages is null)
+        {
+            builder.Services.AddEdgeStages(builder.Configuration);
+        }
+        else
+        {
+            stages(builder.Services, builder.Configuration);
+        }
 
         var missing = new List<string>();
         var provided = builder.Services.Select(d => d.ServiceType).ToHashSet();
