@@ -1,4 +1,6 @@
+using Edge.Explain.Faces;
 using Edge.Host.Options;
+using Edge.Onnx;
 using Edge.Host.Pipeline;
 using Edge.Host.Stages;
 using Edge.Sync;
@@ -30,7 +32,13 @@ internal static class StageRegistration
         services.AddSingleton<IFaceEventSink, SyncEventSink>();
         services.AddHealthChecks().AddCheck<SyncHealthCheck>("sync");
 
-        // TODO(integration): Edge.Explain's FaceAnalyzer (detector + scorer) and explainer.
+        // Explain: ONNX Runtime, BlazeFace detector + emotion scorer (sections Onnx and Faces).
+        services.AddEdgeOnnx(configuration);
+        services.AddEdgeFaces(configuration);
+        services.AddSingleton<IFaceAnalyzer, FaceAnalyzerAdapter>();
+
+        // TODO(integration): the LRP explainer (wt/lrp) has no face-level runtime yet; until it does,
+        // Pipeline:Explain must be None (start fails naming the key otherwise).
         return services;
     }
 }
