@@ -51,8 +51,11 @@ stop_all() {
   trap - INT TERM EXIT
   log "stopping"
   local i
-  for (( i=${#pids[@]}-1; i>=0; i-- )); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # newest first, each to the end: the kiosk flushes to the broker before the broker goes
+  for (( i=${#pids[@]}-1; i>=0; i-- )); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
   log "stopped; logs, outbox and audit store are in $run"
 }
 trap stop_all INT TERM EXIT
