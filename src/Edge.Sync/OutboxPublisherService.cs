@@ -266,7 +266,7 @@ public sealed class OutboxPublisherService(
         if (_lastStatus != status)
         {
             _lastStatus = status;
-            Log.HealthChanged(logger, status, description);
+            Log.HealthChanged(logger, status == SyncHealthStatus.Healthy ? LogLevel.Information : LogLevel.Warning, status, description);
         }
     }
 

@@ -49,6 +49,7 @@ public sealed class MosquittoTransport : IMqttTransport
     private volatile MqttConnectionState _state = MqttConnectionState.Disconnected;
     private volatile MqttTransportError? _lastError;
     private volatile bool _stopNetwork;
+    private bool _disconnecting; // network thread only
     private int _request;
     private int _protocol;
     private TaskCompletionSource<bool>? _attempt;
@@ -142,6 +143,9 @@ public sealed class MosquittoTransport : IMqttTransport
 
     /// <inheritdoc />
     public event EventHandler<MqttStateChangedEventArgs>? StateChanged;
+
+    /// <summary>Test hook: the socket descriptor (to cut the connection the way a network failure would).</summary>
+    internal int SocketDescriptor => Socket(_handle);
 
     /// <inheritdoc />
     public Task ConnectAsync(CancellationToken cancellationToken)
@@ -611,6 +615,7 @@ public sealed class MosquittoTransport : IMqttTransport
                 }
                 else if (request == RequestDisconnect && open)
                 {
+                    _disconnecting = true;
                     _ = DisconnectV5(_handle, 0, IntPtr.Zero);
                 }
 
@@ -620,7 +625,9 @@ public sealed class MosquittoTransport : IMqttTransport
                     if (rc != MOSQ_ERR_SUCCESS)
                     {
                         open = false;
-                        OnConnectionClosed(rc, rc == MOSQ_ERR_ERRNO ? Marshal.GetLastPInvokeErrorMessage() : null);
+                        var asked = _disconnecting;
+                        _disconnecting = false;
+                        OnConnectionClosed(asked ? MOSQ_ERR_SUCCESS : rc, rc == MOSQ_ERR_ERRNO && !asked ? Marshal.GetLastPInvokeErrorMessage() : null);
                     }
                 }
                 else
@@ -782,9 +789,16 @@ public sealed class MosquittoTransport : IMqttTransport
             orphan.TrySetException(failure);
         }
 
-        attempt?.TrySetException(_lastError is { } e && e.Kind != MqttErrorKind.Unreachable
-            ? new MqttTransportException(e.Message, e.LibraryCode, e.ReasonCode, e.Kind)
-            : new MqttTransportException(message, rc, null, MqttErrorKind.Unreachable));
+        if (attempt is not null)
+        {
+            // Lost before CONNACK (a refusal would have failed the attempt already): TLS or network.
+            var kind = rc is MOSQ_ERR_TLS or MOSQ_ERR_TLS_HANDSHAKE ? MqttErrorKind.Tls : MqttErrorKind.Unreachable;
+            var text = kind == MqttErrorKind.Tls
+                ? $"TLS handshake with {_options.Host}:{_options.Port} failed: {ErrorText(rc)} — check Sync:Broker:Tls and that the port speaks TLS"
+                : message;
+            var error = RecordError(kind, text, rc, null);
+            attempt.TrySetException(new MqttTransportException(error.Message, rc, null, kind));
+        }
         if (wasConnected)
         {
             SetState(_stopNetwork || _supervisorCts?.IsCancellationRequested == true ? MqttConnectionState.Disconnected : MqttConnectionState.WaitingToReconnect, _lastError);
