@@ -21,9 +21,26 @@ internal static class QuantBench
         ("uint8 percentile 99.999", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.999 }),
         ("uint8 entropy", new QuantizerOptions { Calibration = CalibrationMethod.Entropy }),
         ("uint8 defaults, last conv float", new QuantizerOptions { KeepLastLayerFloat = true }),
-        ("int8 symmetric, min-max", new QuantizerOptions { ActivationType = ActivationType.Int8, Calibration = CalibrationMethod.MinMax }),
+        ("uint8 percentile 99.9", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.9 }),
+        ("uint8 defaults, first conv float", new QuantizerOptions { KeepFloatNodes = new HashSet<string>(StringComparer.Ordinal) { "StatefulPartitionedCall/model_1/block1_conv1_act/Relu/conv" } }),
+        ("uint8 min-max, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.MinMax, Equalize = false }),
+        ("uint8 p99.999, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.999, Equalize = false }),
+        ("uint8 entropy, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.Entropy, Equalize = false }),
         ("int8 symmetric, defaults", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
     ];
+
+    /// <summary>Calibration (and, when asked, equalization then calibration again) on some crops: what Quantize needs.</summary>
+    internal static (ModelProto Model, CalibrationStatistics Statistics) Prepare(OrtEnvironment environment, ModelProto fp32, IReadOnlyList<NamedTensor> samples, bool equalize)
+    {
+        var statistics = Quantizer.Calibrate(environment, fp32, samples);
+        if (!equalize)
+        {
+            return (fp32, statistics);
+        }
+
+        var equalized = Quantizer.Equalize(fp32, statistics);
+        return (equalized.Model, Quantizer.Calibrate(environment, equalized.Model, samples));
+    }
 
     public static int Run(bool quick)
     {
@@ -44,23 +61,36 @@ internal static class QuantBench
         NamedTensor Tensor(FaceCrop c) => NamedTensor.FromFloat(inputName, c.Input, 1, 64, 64, 1);
         var expected = RunAll(environment, OnnxModel.ToBytes(fp32), crops.Select(Tensor).ToList());
 
-        var statisticsAll = Quantizer.Calibrate(environment, fp32, crops.Select(Tensor));
-        var statisticsFold = new[]
+        var prepared = new Dictionary<bool, (ModelProto Model, CalibrationStatistics Statistics)[]>();
+        foreach (var equalize in new[] { false, true })
         {
-            Quantizer.Calibrate(environment, fp32, crops.Where((_, i) => fold[i] != 0).Select(Tensor)),
-            Quantizer.Calibrate(environment, fp32, crops.Where((_, i) => fold[i] != 1).Select(Tensor)),
-        };
+            prepared[equalize] =
+            [
+                Prepare(environment, fp32, crops.Where((_, i) => fold[i] != 0).Select(Tensor).ToList(), equalize),
+                Prepare(environment, fp32, crops.Where((_, i) => fold[i] != 1).Select(Tensor).ToList(), equalize),
+                Prepare(environment, fp32, crops.Select(Tensor).ToList(), equalize),
+            ];
+        }
+
+        var pairs = Quantizer.Equalize(fp32, prepared[false][2].Statistics).Pairs;
+        Console.WriteLine($"equalized conv pairs: {pairs.Count} (largest ÷ smallest channel range, before → after)");
+        foreach (var pair in pairs)
+        {
+            Console.WriteLine(string.Create(Inv, $"  {pair.Tensor,-70} {pair.RangeRatioBefore,9:F1} → {pair.RangeRatioAfter,6:F1}"));
+        }
 
         Console.WriteLine();
         Console.WriteLine($"{"configuration",-34} {"held-out top-1",16} {"mean|Δhappy|",13} {"max|Δp|",8}   {"in-sample top-1",16} {"mean|Δhappy|",13}");
         var happy = spec.Classes.ToList().IndexOf("happy");
         var results = new List<(string Name, Agreement HeldOut, Agreement InSample)>();
+        float[][]? heldOutDefault = null;
         foreach (var (name, options) in Configurations)
         {
             var heldOut = new float[crops.Count][];
             for (var f = 0; f < 2; f++)
             {
-                var model = Quantizer.Quantize(fp32, statisticsFold[f], options).Model;
+                var (source, statistics) = prepared[options.Equalize][f];
+                var model = Quantizer.Quantize(source, statistics, options).Model;
                 var indices = Enumerable.Range(0, crops.Count).Where(i => fold[i] == f).ToList();
                 var outputs = RunAll(environment, OnnxModel.ToBytes(model), indices.Select(i => Tensor(crops[i])).ToList());
                 for (var j = 0; j < indices.Count; j++)
@@ -69,16 +99,26 @@ internal static class QuantBench
                 }
             }
 
-            var inSampleModel = Quantizer.Quantize(fp32, statisticsAll, options).Model;
+            var inSampleModel = Quantizer.Quantize(prepared[options.Equalize][2].Model, prepared[options.Equalize][2].Statistics, options).Model;
             var inSample = RunAll(environment, OnnxModel.ToBytes(inSampleModel), crops.Select(Tensor).ToList());
             var a = Agreement.Compare(expected, heldOut, spec.Classes);
             var b = Agreement.Compare(expected, inSample, spec.Classes);
             results.Add((name, a, b));
+            heldOutDefault ??= heldOut;
             Console.WriteLine(string.Create(Inv,
                 $"{name,-34} {a.Top1Agreeing,4}/{a.Count} {a.Top1,7:P1} {a.Classes[happy].MeanAbsDelta,13:F4} {a.Classes.Max(c => c.MaxAbsDelta),8:F4}   {b.Top1Agreeing,4}/{b.Count} {b.Top1,7:P1} {b.Classes[happy].MeanAbsDelta,13:F4}"));
         }
 
         var (defaultName, defaultHeldOut, _) = results[0];
+        Console.WriteLine();
+        Console.WriteLine($"disagreements, {defaultName}, held-out (fp32 margin = top-1 minus top-2 probability):");
+        foreach (var i in Enumerable.Range(0, crops.Count).Where(i => Agreement.ArgMax(expected[i]) != Agreement.ArgMax(heldOutDefault![i])))
+        {
+            var sorted = expected[i].OrderDescending().ToArray();
+            Console.WriteLine(string.Create(Inv,
+                $"  {crops[i].Image,-36} {crops[i].Variant,-14} fp32 {spec.Classes[Agreement.ArgMax(expected[i])],-8} → int8 {spec.Classes[Agreement.ArgMax(heldOutDefault![i])],-8} margin {sorted[0] - sorted[1]:F3}"));
+        }
+
         Console.WriteLine();
         Console.WriteLine($"per class, {defaultName}, held-out (fp32 top-1 → int8 agrees; mean and max |Δp| of that class over all crops):");
         foreach (var c in defaultHeldOut.Classes)
@@ -89,8 +129,9 @@ internal static class QuantBench
         // The models timed: calibrated on every crop, as `edge model build` would ship them.
         var uint8Path = Path.Combine(artifacts, "emotion.int8.onnx");
         var int8Path = Path.Combine(artifacts, "emotion.int8-s8s8.onnx");
-        OnnxModel.Save(Quantizer.Quantize(fp32, statisticsAll, Configurations[0].Options).Model, uint8Path);
-        OnnxModel.Save(Quantizer.Quantize(fp32, statisticsAll, new QuantizerOptions { ActivationType = ActivationType.Int8 }).Model, int8Path);
+        var (shipped, shippedStatistics) = prepared[true][2];
+        OnnxModel.Save(Quantizer.Quantize(shipped, shippedStatistics, Configurations[0].Options).Model, uint8Path);
+        OnnxModel.Save(Quantizer.Quantize(shipped, shippedStatistics, new QuantizerOptions { ActivationType = ActivationType.Int8 }).Model, int8Path);
         PrintFusedOps(environment, uint8Path, artifacts);
 
         var input = crops[0].Input;

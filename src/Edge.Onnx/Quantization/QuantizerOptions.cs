@@ -57,6 +57,13 @@ public sealed record QuantizerOptions
     /// </summary>
     public bool FoldRelu { get; init; } = true;
 
+    /// <summary>
+    /// Before quantizing, balance per-channel ranges between consecutive convolutions (cross-layer equalization:
+    /// a channel's output scaled by 1/s, the next convolution's matching input weights by s; exact in float) so the
+    /// per-tensor activation scale fits every channel. Used by the calibrating overloads of Quantize. Default true.
+    /// </summary>
+    public bool Equalize { get; init; } = true;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad setting.</summary>
     public void Validate()
     {
