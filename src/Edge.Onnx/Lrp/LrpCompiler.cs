@@ -327,7 +327,7 @@ public static class LrpCompiler
                             throw new LrpUnsupportedOperatorException(op, node.Name, "constant − activation is not supported");
                         }
 
-                        var s = e.Div(r, e.Stabilize(y, o.Stabilizer));
+                        var s = e.Div(r, e.Stabilize(y, o.Epsilon));
                         foreach (var input in new[] { a, b }.Where(v => !g.IsConstant(v)))
                         {
                             if (!g.Shape(input).SequenceEqual(g.Shape(y)))
@@ -466,7 +466,7 @@ public static class LrpCompiler
 
             var plus = o.ConvRule == LrpConvRule.ZPlus;
             var wPos = plus ? e.Relu(w) : e.Add(w, e.Mul(e.Relu(w), e.Scalar(o.Gamma)));
-            string Denominator(string z) => plus ? e.Add(z, e.Scalar(o.Stabilizer)) : e.Stabilize(z, o.Stabilizer);
+            string Denominator(string z) => plus ? e.Add(z, e.Scalar(o.Stabilizer)) : e.Stabilize(z, o.Epsilon);
             if (g.NonNegative.GetValueOrDefault(x))
             {
                 var s = e.Div(r, Denominator(e.Conv(x, wPos, geo, group)));
@@ -514,7 +514,7 @@ public static class LrpCompiler
             var k = LrpGraph.AttrInts(node, "kernel_shape")!;
             var geo = g.Window(node, k);
             var ones = e.FloatConst([c, 1, k[0], k[1]], [.. Enumerable.Repeat(1f, (int)(c * k[0] * k[1]))]);
-            var s = e.Div(r, e.Stabilize(e.Conv(x, ones, geo, c), o.Stabilizer));
+            var s = e.Div(r, e.Stabilize(e.Conv(x, ones, geo, c), o.Epsilon));
             return e.Mul(x, e.ConvTranspose(s, ones, geo, c));
         }
 

@@ -45,10 +45,13 @@ public sealed record LrpOptions
     /// <summary>γ of the γ rule; 0 gives the ε-free basic rule, large values approach z⁺. Default 0.25.</summary>
     public float Gamma { get; init; } = 0.25f;
 
-    /// <summary>ε of the ε rule (dense and top layers). Default 0.01 (logits are of order 1–10).</summary>
+    /// <summary>
+    /// ε of the ε rule (dense and top layers), also the stabiliser of every denominator that can change sign
+    /// (γ rule, residual Add, z-rule pooling), which bounds the amplification near zero. Default 0.01.
+    /// </summary>
     public float Epsilon { get; init; } = 0.01f;
 
-    /// <summary>Added to denominators of the other rules so that 0/0 gives 0. Default 1e-9.</summary>
+    /// <summary>Added to the non-negative denominators (z⁺, z^B, global mean) so that 0/0 gives 0. Default 1e-9.</summary>
     public float Stabilizer { get; init; } = 1e-9f;
 
     public LrpMaxPoolRule MaxPoolRule { get; init; } = LrpMaxPoolRule.Winner;
