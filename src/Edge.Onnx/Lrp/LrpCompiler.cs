@@ -136,9 +136,26 @@ public static class LrpCompiler
             var graph = model.Graph;
             var nodes = graph.Node.ToList();
             var scoreOut = graph.Output[0].Name;
-            var last = g.Producers.GetValueOrDefault(scoreOut);
-            var softmax = last?.OpType == "Softmax" ? last : null;
-            var logits = softmax?.Input[0] ?? scoreOut;
+            // The head: Softmax, possibly followed by Identity nodes (TF graphs end in one). Relevance starts below it.
+            var head = new HashSet<NodeProto>();
+            var logits = scoreOut;
+            var walk = g.Producers.GetValueOrDefault(scoreOut);
+            while (walk is { OpType: "Identity" })
+            {
+                head.Add(walk);
+                walk = g.Producers.GetValueOrDefault(walk.Input[0]);
+            }
+
+            if (walk is { OpType: "Softmax" })
+            {
+                head.Add(walk);
+                logits = walk.Input[0];
+            }
+            else
+            {
+                head.Clear();
+            }
+
             var logitShape = g.Shape(logits);
             var classes = (int)LrpTensors.Product(logitShape.AsSpan(1));
 
@@ -148,7 +165,7 @@ public static class LrpCompiler
 
             // Start: R = target ⊙ logits, a zero row meaning "the top class".
             var target = TargetInputName;
-            graph.Input.Add(TensorInfo(target, [-1, classes]));
+            graph.Input.Add(TensorInfo(target, [o.Maps ?? -1, classes]));
             var flat = e.Reshape(logits, 1, classes);
             var top = e.Node("Cast", [e.Node("Equal", [flat, e.ReduceMax(flat, [1], true)])], LrpEmitter.Int("to", (long)TensorProto.Types.DataType.Float));
             var rowIsZero = e.Node("Equal", [e.ReduceSum(e.Node("Abs", [target]), [1], true), e.Scalar(0f)]);
@@ -172,7 +189,7 @@ public static class LrpCompiler
             for (var i = nodes.Count - 1; i >= 0; i--)
             {
                 var node = nodes[i];
-                if (ReferenceEquals(node, softmax))
+                if (head.Contains(node))
                 {
                     continue;
                 }
@@ -213,7 +230,7 @@ public static class LrpCompiler
                 map = e.Reshape(Project(stopAt, stopRelevance ?? throw new InvalidOperationException($"relevance never reached '{stopAt}'")), -1, height, width);
             }
 
-            graph.Output.Add(TensorInfo(MapOutputName, [-1, height, width]));
+            graph.Output.Add(TensorInfo(MapOutputName, [o.Maps ?? -1, height, width]));
             graph.Node.Add(new NodeProto { OpType = "Identity", Name = "lrp/map", Input = { map }, Output = { MapOutputName } });
             model.ProducerName = "edge-lrp";
             return new LrpExplainer(model, g.InputName, inShape, target, classes, [.. graph.Output.Take(graph.Output.Count - 2).Select(x => x.Name)],
@@ -325,6 +342,17 @@ public static class LrpCompiler
                         if (op == "Sub" && g.IsConstant(a))
                         {
                             throw new LrpUnsupportedOperatorException(op, node.Name, "constant − activation is not supported");
+                        }
+
+                        var both = !g.IsConstant(a) && !g.IsConstant(b);
+                        if (both && o.AddRule == LrpAddRule.Absolute)
+                        {
+                            var absA = e.Node("Abs", [a]);
+                            var absB = e.Node("Abs", [b]);
+                            var share = e.Div(r, e.Add(e.Add(absA, absB), e.Scalar(o.Stabilizer)));
+                            Contribute(a, e.Mul(absA, share));
+                            Contribute(b, e.Mul(absB, share));
+                            break;
                         }
 
                         var s = e.Div(r, e.Stabilize(y, o.Epsilon));
@@ -455,13 +483,13 @@ public static class LrpCompiler
                 var z = e.Sub(e.Sub(e.Conv(x, w, geo, group), e.Conv(low, wp, geo, group)), e.Conv(high, wn, geo, group));
                 var s = e.Div(r, e.Add(z, e.Scalar(o.Stabilizer)));
                 var bounds = e.Add(e.Mul(wp, e.Scalar(o.InputLow)), e.Mul(wn, e.Scalar(o.InputHigh)));
-                return e.Sub(e.Mul(x, e.ConvTranspose(s, w, geo, group)), e.ConvTranspose(s, bounds, geo, group));
+                return e.Sub(e.Mul(x, e.Backward(s, w, ws, geo, group)), e.Backward(s, bounds, ws, geo, group));
             }
 
             if (kind == ConvKind.Top || o.ConvRule == LrpConvRule.Epsilon)
             {
                 var s = e.Div(r, e.Stabilize(node.Output[0], o.Epsilon));
-                return e.Mul(x, e.ConvTranspose(s, w, geo, group));
+                return e.Mul(x, e.Backward(s, w, ws, geo, group));
             }
 
             var plus = o.ConvRule == LrpConvRule.ZPlus;
@@ -470,7 +498,7 @@ public static class LrpCompiler
             if (g.NonNegative.GetValueOrDefault(x))
             {
                 var s = e.Div(r, Denominator(e.Conv(x, wPos, geo, group)));
-                return e.Mul(x, e.ConvTranspose(s, wPos, geo, group));
+                return e.Mul(x, e.Backward(s, wPos, ws, geo, group));
             }
 
             var wNeg = plus ? e.NegPart(w) : e.Add(w, e.Mul(e.NegPart(w), e.Scalar(o.Gamma)));
@@ -478,7 +506,7 @@ public static class LrpCompiler
             var xn = e.NegPart(x);
             var zs = e.Add(e.Conv(xp, wPos, geo, group), e.Conv(xn, wNeg, geo, group));
             var s2 = e.Div(r, Denominator(zs));
-            return e.Add(e.Mul(xp, e.ConvTranspose(s2, wPos, geo, group)), e.Mul(xn, e.ConvTranspose(s2, wNeg, geo, group)));
+            return e.Add(e.Mul(xp, e.Backward(s2, wPos, ws, geo, group)), e.Mul(xn, e.Backward(s2, wNeg, ws, geo, group)));
         }
 
         private string MaxPoolWinner(NodeProto node, string r)
@@ -515,7 +543,7 @@ public static class LrpCompiler
             var geo = g.Window(node, k);
             var ones = e.FloatConst([c, 1, k[0], k[1]], [.. Enumerable.Repeat(1f, (int)(c * k[0] * k[1]))]);
             var s = e.Div(r, e.Stabilize(e.Conv(x, ones, geo, c), o.Epsilon));
-            return e.Mul(x, e.ConvTranspose(s, ones, geo, c));
+            return e.Mul(x, e.Backward(s, ones, [c, 1, k[0], k[1]], geo, c));
         }
 
         private string Dense(NodeProto node, string r)

@@ -554,6 +554,15 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                     break;
                 }
 
+            case "Add" when options.AddRule == LrpAddRule.Absolute && !IsConst(n.Input[0]) && !IsConst(n.Input[1]):
+                {
+                    var a = _values[n.Input[0]].Data;
+                    var b = _values[n.Input[1]].Data;
+                    Give(n.Input[0], [.. a.Select((v, i) => Math.Abs(v) / (Math.Abs(v) + Math.Abs(b[i]) + options.Stabilizer) * r[i])]);
+                    Give(n.Input[1], [.. b.Select((v, i) => Math.Abs(v) / (Math.Abs(a[i]) + Math.Abs(v) + options.Stabilizer) * r[i])]);
+                    break;
+                }
+
             case "Add" or "Sub":
                 foreach (var (name, sign) in new[] { (n.Input[0], 1f), (n.Input[1], n.OpType == "Sub" ? -1f : 1f) })
                 {
