@@ -1,3 +1,5 @@
+using Edge.Host.Commands;
+
 namespace Edge.Host;
 
 /// <summary>The `edge` command line: one verb per job, each in its own type.</summary>
@@ -16,8 +18,14 @@ internal static class EdgeCommandLine
         var rest = args[1..];
         switch (args[0])
         {
+            case "score":
+                return await Commands.ScoreCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "bench":
+                return await Commands.BenchCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "model":
                 return await Commands.ModelCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "doctor":
+                return await DoctorCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
                 return 2;
@@ -30,5 +38,7 @@ internal static class EdgeCommandLine
         commands:
           doctor     what is installed, what is missing, and the command that fixes it
           model      model build: convert the pinned TF.js source models to ONNX (+ manifest)
+          score      [--precision int8|fp32] [--json] IMAGE_OR_FOLDER...: faces and expression probabilities
+          bench      bench score: p50/p99 per stage of detection + scoring on a 640x480 frame
         """;
 }
