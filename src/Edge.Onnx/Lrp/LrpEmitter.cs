@@ -57,6 +57,14 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
         return name;
     }
 
+    /// <summary>A 0-D int64 constant (scalar).</summary>
+    public string IntConst0(long value)
+    {
+        var name = Fresh("i");
+        graph.Initializer.Add(LrpTensors.Int64s(name, [], [value]));
+        return name;
+    }
+
     public static AttributeProto Int(string name, long v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = v };
 
     public static AttributeProto Float(string name, float v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = v };
