@@ -51,6 +51,45 @@ public static class HeatmapCodec
         return new EncodedHeatmap(Version1, width, height, scale, buffer.ToArray());
     }
 
+    /// <summary>
+    /// The smallest shrink factor (1, 2, 4, …) whose v1 encoding fits <paramref name="maxBytes"/>; among those, the first
+    /// whose decoded map (spread back to full size) still correlates ≥ <paramref name="minCorrelation"/> with the input.
+    /// Falls back to the best-correlating encoding that fits, else to the smallest one.
+    /// </summary>
+    public static EncodedHeatmap EncodeCompact(ReadOnlySpan<float> relevance, int width, int height, int maxBytes = 1024, double minCorrelation = 0.99)
+    {
+        EncodedHeatmap? best = null;
+        var bestR = double.NegativeInfinity;
+        EncodedHeatmap? smallest = null;
+        for (var factor = 1; factor <= Math.Min(width, height); factor *= 2)
+        {
+            var e = Encode(relevance, width, height, factor);
+            if (smallest is null || e.Data.Length < smallest.Data.Length)
+            {
+                smallest = e;
+            }
+
+            if (e.Data.Length > maxBytes)
+            {
+                continue;
+            }
+
+            var back = factor == 1 ? Decode(e) : Expand(Decode(e), e.Width, factor, width, height);
+            var r = Correlation(relevance, back);
+            if (r >= minCorrelation)
+            {
+                return e;
+            }
+
+            if (r > bestR)
+            {
+                (best, bestR) = (e, r);
+            }
+        }
+
+        return best ?? smallest!;
+    }
+
     /// <summary>Decodes to a row-major width × height map of relevance values.</summary>
     public static float[] Decode(EncodedHeatmap encoded)
     {

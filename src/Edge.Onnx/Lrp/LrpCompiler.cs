@@ -473,7 +473,7 @@ public static class LrpCompiler
             var geo = g.Window(node, LrpGraph.AttrInts(node, "kernel_shape") ?? ws[2..]);
             var group = LrpGraph.AttrInt(node, "group", 1);
             var kind = KindOf(node);
-            if (kind == ConvKind.Input)
+            if (kind == ConvKind.Input && o.InputBounds)
             {
                 var wp = e.Relu(w);
                 var wn = e.NegPart(w);

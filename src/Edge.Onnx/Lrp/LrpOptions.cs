@@ -68,6 +68,13 @@ public sealed record LrpOptions
 
     public LrpAddRule AddRule { get; init; } = LrpAddRule.Signed;
 
+    /// <summary>
+    /// Use the z^B rule (with <see cref="InputLow"/>/<see cref="InputHigh"/>) for the convolution that reads the
+    /// input (default true); false gives it the same rule as the other convolutions (with ConvRule = Epsilon,
+    /// ε → 0, signed Add and the winner max-pool that is exactly gradient × input).
+    /// </summary>
+    public bool InputBounds { get; init; } = true;
+
     /// <summary>Lower bound of every input value, for the z^B rule of the first layer (preprocessing: [−1, 1]).</summary>
     public float InputLow { get; init; } = -1f;
 

@@ -650,8 +650,8 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         var inPer = w.Shape[1];
         var outPer = outC / group;
         var rin = new float[x.Data.Length];
-        var input = IsInputConv(n);
-        var top = !input && IsTopConv(n);
+        var input = IsInputConv(n) && options.InputBounds;
+        var top = !IsInputConv(n) && IsTopConv(n);
         var gamma = options.ConvRule == LrpConvRule.ZPlus ? float.PositiveInfinity : options.Gamma;
         var contributions = new List<(int Index, double Z)>();
         for (var oc = 0; oc < outC; oc++)
