@@ -82,11 +82,26 @@ public sealed class MqttIngestOptions
 
     public string? Password { get; set; }
 
-    /// <summary><c>Audit:Mqtt:ClientId</c>: unique per instance (default edge-audit-{machine}-{pid}).</summary>
+    /// <summary><c>Audit:Mqtt:ClientId</c>: unique and stable per instance, so the broker keeps its session (default edge-audit-{machine name}).</summary>
     public string? ClientId { get; set; }
 
     /// <summary><c>Audit:Mqtt:SharedGroup</c>: MQTT 5 shared-subscription group; instances in one group split the load.</summary>
     public string SharedGroup { get; set; } = "edge-audit";
+
+    /// <summary>Every other Edge.Sync transport setting (Protocol, KeepAlive, Tls:*, Reconnect*, ReceiveBufferCapacity, …) under <c>Audit:Mqtt</c>.</summary>
+    public Edge.Sync.Mqtt.MqttBrokerOptions Transport { get; set; } = new();
+
+    internal Edge.Sync.Mqtt.MqttBrokerOptions ToBrokerOptions()
+    {
+        var b = Transport;
+        b.Host = Host;
+        b.Port = Port;
+        b.Username = Username;
+        b.Password = Password;
+        b.ClientId = ClientId ?? $"edge-audit-{Environment.MachineName}";
+        b.StatusTopic = null;
+        return b;
+    }
 }
 
 public sealed class HttpOptions
@@ -153,6 +168,9 @@ internal sealed class AuditOptionsValidator : IValidateOptions<AuditOptions>
             {
                 errors.Add("Audit:Mqtt:Password is set but Audit:Mqtt:Username is not.");
             }
+
+            errors.AddRange(options.Mqtt.ToBrokerOptions().Validate("Audit:Mqtt:Transport")
+                .Where(e => !e.Contains(":Host ", StringComparison.Ordinal) && !e.Contains(":Port ", StringComparison.Ordinal) && !e.Contains("Password is set", StringComparison.Ordinal)));
         }
 
         if (string.IsNullOrWhiteSpace(options.Http.Urls))

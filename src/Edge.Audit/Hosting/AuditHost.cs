@@ -43,7 +43,7 @@ public static class AuditServiceCollectionExtensions
         services.AddHostedService<BatchWriter>();
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
-        services.AddEdgeAuditMqtt();
+        services.AddEdgeAuditMqtt(configuration);
 
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AuditJsonContext.Default));
