@@ -26,7 +26,7 @@ public sealed class IngestPipeline
         _channel = Channel.CreateBounded<PendingWrite>(new BoundedChannelOptions(o.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
+            SingleReader = false,
         });
         _decoder = new IngestDecoder(o.MaxPayloadBytes);
         _stats = stats;

@@ -118,6 +118,12 @@ internal static class Migrations
                   CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
                   BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
                   """),
+            new(3, "heatmaps and crops are already compressed: PostgreSQL stores them out of line without trying pglz", pg
+                ? """
+                  ALTER TABLE heatmaps ALTER COLUMN data SET STORAGE EXTERNAL;
+                  ALTER TABLE face_crops ALTER COLUMN png SET STORAGE EXTERNAL;
+                  """
+                : "SELECT 1;"),
         ];
     }
 }

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Dapper;
@@ -98,30 +99,70 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
         return new WriteResult(inserted.Count, events.Count - inserted.Count);
     }
 
-    /// <summary>Adds the batch's cells to the roll-up: make sure the row exists, lock and read it, write the sum. Keys sorted, so instances lock in one order.</summary>
+    /// <summary>
+    /// Adds the batch's cells to the roll-up in three statements per chunk of cells, whatever the cell count: make sure the
+    /// rows exist, read them (locked FOR UPDATE on PostgreSQL, so concurrent instances serialise per cell; keys sorted, so
+    /// they lock in one order), then write the sums back with one multi-row upsert.
+    /// </summary>
     private async Task MergeRollupAsync(DbConnection connection, DbTransaction tx, RollupAccumulator rollup, CancellationToken cancellationToken)
     {
         var empty = new RollupCell().HistBlob();
-        foreach (var (key, cell) in rollup.Cells)
+        foreach (var chunk in rollup.Cells.Chunk(200))
         {
-            var keyArgs = new { Site = key.Site, Kiosk = key.Kiosk, Hour = key.HourMs, Empty = empty };
-            await connection.ExecuteAsync(new CommandDefinition(
-                $"INSERT INTO hourly_rollup ({RollupColumns}) VALUES (@Site, @Kiosk, @Hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, @Empty) " +
-                "ON CONFLICT (site_id, kiosk_id, hour_ms) DO NOTHING", keyArgs, tx, cancellationToken: cancellationToken));
-            var existing = await connection.QuerySingleAsync<RollupRow>(new CommandDefinition(
-                $"SELECT {RollupColumns} FROM hourly_rollup WHERE site_id = @Site AND kiosk_id = @Kiosk AND hour_ms = @Hour{ForUpdate}",
-                keyArgs, tx, cancellationToken: cancellationToken));
-            existing.AddTo(cell);
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE hourly_rollup SET events = @Events, flagged = @Flagged, sum_angry = @S0, sum_disgust = @S1, sum_fear = @S2, " +
-                "sum_happy = @S3, sum_sad = @S4, sum_surprise = @S5, sum_neutral = @S6, hist = @Hist " +
-                "WHERE site_id = @Site AND kiosk_id = @Kiosk AND hour_ms = @Hour",
-                new
+            var keys = new StringBuilder();
+            var values = new StringBuilder();
+            var keyArgs = new DynamicParameters();
+            var ensureArgs = new DynamicParameters();
+            ensureArgs.Add("Empty", empty);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                var (key, _) = chunk[i];
+                keys.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@S{i}, @K{i}, @H{i})");
+                values.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@S{i}, @K{i}, @H{i}, 0, 0, 0, 0, 0, 0, 0, 0, 0, @Empty)");
+                foreach (var args in new[] { keyArgs, ensureArgs })
                 {
-                    cell.Events, cell.Flagged, S0 = cell.Sums[0], S1 = cell.Sums[1], S2 = cell.Sums[2], S3 = cell.Sums[3],
-                    S4 = cell.Sums[4], S5 = cell.Sums[5], S6 = cell.Sums[6], Hist = cell.HistBlob(),
-                    Site = key.Site, Kiosk = key.Kiosk, Hour = key.HourMs,
-                }, tx, cancellationToken: cancellationToken));
+                    args.Add("S" + i, key.Site);
+                    args.Add("K" + i, key.Kiosk);
+                    args.Add("H" + i, key.HourMs);
+                }
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"INSERT INTO hourly_rollup ({RollupColumns}) VALUES {values} ON CONFLICT (site_id, kiosk_id, hour_ms) DO NOTHING",
+                ensureArgs, tx, cancellationToken: cancellationToken));
+            var existing = (await connection.QueryAsync<RollupRow>(new CommandDefinition(
+                $"SELECT {RollupColumns} FROM hourly_rollup WHERE (site_id, kiosk_id, hour_ms) IN (VALUES {keys}) " +
+                $"ORDER BY site_id, kiosk_id, hour_ms{ForUpdate}", keyArgs, tx, cancellationToken: cancellationToken)))
+                .ToDictionary(r => new RollupKey(r.SiteId, r.KioskId, r.HourMs));
+
+            var upsert = new StringBuilder();
+            var upsertArgs = new DynamicParameters();
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                var (key, batchCell) = chunk[i];
+                var cell = new RollupCell();
+                cell.Merge(batchCell);
+                existing[key].AddTo(cell);
+                upsert.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture,
+                    $"(@S{i}, @K{i}, @H{i}, @E{i}, @F{i}, @A{i}0, @A{i}1, @A{i}2, @A{i}3, @A{i}4, @A{i}5, @A{i}6, @B{i})");
+                upsertArgs.Add("S" + i, key.Site);
+                upsertArgs.Add("K" + i, key.Kiosk);
+                upsertArgs.Add("H" + i, key.HourMs);
+                upsertArgs.Add("E" + i, cell.Events);
+                upsertArgs.Add("F" + i, cell.Flagged);
+                for (var k = 0; k < ExpressionClasses.Count; k++)
+                {
+                    upsertArgs.Add(string.Create(CultureInfo.InvariantCulture, $"A{i}{k}"), cell.Sums[k]);
+                }
+
+                upsertArgs.Add("B" + i, cell.HistBlob());
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"INSERT INTO hourly_rollup ({RollupColumns}) VALUES {upsert} ON CONFLICT (site_id, kiosk_id, hour_ms) DO UPDATE SET " +
+                "events = excluded.events, flagged = excluded.flagged, sum_angry = excluded.sum_angry, sum_disgust = excluded.sum_disgust, " +
+                "sum_fear = excluded.sum_fear, sum_happy = excluded.sum_happy, sum_sad = excluded.sum_sad, sum_surprise = excluded.sum_surprise, " +
+                "sum_neutral = excluded.sum_neutral, hist = excluded.hist", upsertArgs, tx, cancellationToken: cancellationToken));
         }
     }
 
