@@ -37,8 +37,12 @@ internal static class StageRegistration
         services.AddEdgeFaces(configuration);
         services.AddSingleton<IFaceAnalyzer, FaceAnalyzerAdapter>();
 
-        // TODO(integration): the LRP explainer (wt/lrp) has no face-level runtime yet; until it does,
-        // Pipeline:Explain must be None (start fails naming the key otherwise).
+        // Explain: the compiled LRP explainer, only when the policy explains anything (compiling costs start time)
+        var pipeline = configuration.GetSection(PipelineOptions.SectionName).Get<PipelineOptions>() ?? new PipelineOptions();
+        if (pipeline.Explain != ExplainMode.None)
+        {
+            services.AddSingleton<IFaceExplainer, LrpFaceExplainer>();
+        }
         return services;
     }
 }

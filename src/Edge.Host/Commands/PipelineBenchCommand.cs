@@ -90,7 +90,7 @@ internal static class PipelineBenchCommand
         services.AddLogging(l => l.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         services.AddEdgeKiosk(configuration);
         services.AddEdgeStages(configuration);
-        await using var provider = services.BuildServiceProvider();
+        var provider = services.BuildServiceProvider();
         try
         {
             return await RunAsync(provider, frames, warmup, distinct, sinkKind == "outbox", cancellationToken).ConfigureAwait(false);
@@ -102,6 +102,8 @@ internal static class PipelineBenchCommand
         }
         finally
         {
+            // the outbox closes (and checkpoints) with the provider, before its files go
+            await provider.DisposeAsync().ConfigureAwait(false);
             foreach (var f in new[] { outbox, outbox + "-wal", outbox + "-shm" })
             {
                 File.Delete(f);
