@@ -47,6 +47,7 @@ done
 run="$EDGE_CACHE/demo/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run"
 pids=()
+broker_started=0
 stop_all() {
   trap - INT TERM EXIT
   log "stopping"
@@ -56,6 +57,7 @@ stop_all() {
     kill -TERM "${pids[$i]}" 2>/dev/null || true
     wait "${pids[$i]}" 2>/dev/null || true
   done
+  [ "$broker_started" = 1 ] && "$EDGE_ROOT/scripts/broker.sh" stop >>"$run/broker.log" 2>&1 || true
   log "stopped; logs, outbox and audit store are in $run"
 }
 trap stop_all INT TERM EXIT
@@ -66,24 +68,17 @@ wait_http() { # URL SECONDS: wait until it answers
   return 1
 }
 
-# --- broker ------------------------------------------------------------------------------------
-if [ -x "$EDGE_ROOT/scripts/broker.sh" ]; then
-  EDGE_BROKER_PORT="$mqtt_port" EDGE_BROKER_DIR="$run/broker" "$EDGE_ROOT/scripts/broker.sh" >"$run/broker.log" 2>&1 &
-else
-  # TODO(integration): use scripts/broker.sh (wt/sync) once it is merged; until then a local Mosquitto here
-  mkdir -p "$run/broker"
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n' \
-    "$mqtt_port" "$run/broker" > "$run/broker/mosquitto.conf"
-  mosquitto -c "$run/broker/mosquitto.conf" >"$run/broker.log" 2>&1 &
-fi
-pids+=($!)
-for _ in $(seq 50); do port_busy "$mqtt_port" && break; sleep 0.1; done
-port_busy "$mqtt_port" || die "demo: the broker did not start (see $run/broker.log)"
-log "broker: mqtt://127.0.0.1:$mqtt_port"
+# --- broker (scripts/broker.sh: 127.0.0.1, password file, persistence) ------------------------------
+export EDGE_BROKER_DIR="$run/broker" EDGE_BROKER_PORT="$mqtt_port"
+"$EDGE_ROOT/scripts/broker.sh" start >"$run/broker.log" 2>&1 || die "demo: the broker did not start (see $run/broker.log)"
+broker_started=1
+eval "$("$EDGE_ROOT/scripts/broker.sh" env)"
+log "broker: mqtt://127.0.0.1:$mqtt_port (user $Sync__Broker__Username)"
 
 # --- audit store -------------------------------------------------------------------------------
 audit_args=("--Audit:Storage:Provider=Sqlite" "--Audit:Storage:ConnectionString=Data Source=$run/audit.db"
-  "--Audit:Mqtt:Host=127.0.0.1" "--Audit:Mqtt:Port=$mqtt_port" "--Audit:Http:Urls=http://127.0.0.1:$audit_port")
+  "--Audit:Mqtt:Host=127.0.0.1" "--Audit:Mqtt:Port=$mqtt_port" "--Audit:Mqtt:Username=$Sync__Broker__Username"
+  "--Audit:Mqtt:Password=$Sync__Broker__Password" "--Audit:Http:Urls=http://127.0.0.1:$audit_port")
 review=""
 if [ -x "$EDGE_AUDIT_BIN" ]; then
   "$EDGE_AUDIT_BIN" migrate "${audit_args[@]}" >"$run/audit.log" 2>&1 || die "demo: edge-audit migrate failed (see $run/audit.log)"
@@ -102,13 +97,20 @@ cat > "$run/edge.json" <<JSON
 {
   "Kiosk": { "SiteId": "demo-site", "KioskId": "kiosk-1" },
   "Camera": { "Source": "$source", "Width": 640, "Height": 480, "Fps": 15, "Loop": true, "Realtime": true },
-  "Sync": { "Broker": { "Host": "127.0.0.1", "Port": $mqtt_port }, "Outbox": { "Path": "$run/outbox.db" } },
+  "Sync": { "Broker": { "Host": "127.0.0.1", "Port": $mqtt_port, "Username": "$Sync__Broker__Username", "Password": "$Sync__Broker__Password" },
+            "Outbox": { "Path": "$run/outbox.db" } },
   "Http": { "Address": "127.0.0.1", "Port": $http_port }
 }
 JSON
 "$EDGE_BIN" run --config "$run/edge.json" >"$run/edge.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$http_port/healthz" 60 || die "demo: edge run did not answer (see $run/edge.log)"
+edge_pid=$!
+pids+=($edge_pid)
+for _ in $(seq 600); do
+  curl -s -o /dev/null "http://127.0.0.1:$http_port/healthz" && break
+  kill -0 "$edge_pid" 2>/dev/null || die "demo: edge run stopped: $(grep '^edge run:' "$run/edge.log" | tail -1) (see $run/edge.log)"
+  sleep 0.1
+done
+curl -s -o /dev/null "http://127.0.0.1:$http_port/healthz" || die "demo: edge run did not answer (see $run/edge.log)"
 
 cat <<EOF_INFO
 
@@ -116,7 +118,8 @@ cat <<EOF_INFO
     kiosk health    http://127.0.0.1:$http_port/healthz
     kiosk metrics   http://127.0.0.1:$http_port/metrics
     review page     ${review:-(edge-audit not built)}${token:+   (API token: $token)}
-    broker          mqtt://127.0.0.1:$mqtt_port   (mosquitto_sub -p $mqtt_port -t 'edge/v1/#' -v)
+    flagged (API)   ${review:+curl -H 'Authorization: Bearer ${token:-TOKEN}' ${review}api/v1/flagged}
+    broker          mqtt://127.0.0.1:$mqtt_port   (user $Sync__Broker__Username, password in $run/broker/password)
     logs            $run/*.log
   ${seconds:+Stopping by itself after $seconds s; }Ctrl-C stops everything.
 
