@@ -196,6 +196,12 @@ internal static class PipelineBenchCommand
             await pipeline.ProcessAsync(frame, cancellationToken).ConfigureAwait(false);
         }
 
+        // let the outbox take the warm-up's events first, so the sink samples belong to measured frames
+        while (channels.Events.Reader.Count > 0)
+        {
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+
         var perFrame = new double[frames];
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
         Volatile.Write(ref collecting, true);
