@@ -213,7 +213,7 @@ public static class LrpCompiler
             int height;
             int width;
             var inShape = g.Shape(g.InputName);
-            var nhwc = inShape.Length == 4 && g.Consumers.GetValueOrDefault(g.InputName) is [{ OpType: "Transpose" } t] && LrpGraph.AttrInts(t, "perm") is [0, 3, 1, 2];
+            var nhwc = inShape.Length == 4 && ReadsNhwc();
             if (inShape.Length != 4)
             {
                 throw new InvalidOperationException($"the explained input must be an image tensor (4-D), '{g.InputName}' is {inShape.Length}-D");
@@ -235,6 +235,28 @@ public static class LrpCompiler
             model.ProducerName = "edge-lrp";
             return new LrpExplainer(model, g.InputName, inShape, target, classes, [.. graph.Output.Take(graph.Output.Count - 2).Select(x => x.Name)],
                 LogitsOutputName, MapOutputName, height, width, o.Mode, stopAt);
+        }
+
+        /// <summary>True when the input reaches its first layout change through Q/DQ/Identity only and that is NHWC → NCHW.</summary>
+        private bool ReadsNhwc()
+        {
+            var t = g.InputName;
+            while (g.Consumers.GetValueOrDefault(t) is [var c])
+            {
+                if (c.OpType == "Transpose")
+                {
+                    return LrpGraph.AttrInts(c, "perm") is [0, 3, 1, 2];
+                }
+
+                if (c.OpType is not ("QuantizeLinear" or "DequantizeLinear" or "Identity"))
+                {
+                    return false;
+                }
+
+                t = c.Output[0];
+            }
+
+            return false;
         }
 
         private string DefaultStop(List<NodeProto> nodes)
