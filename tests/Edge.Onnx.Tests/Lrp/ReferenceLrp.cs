@@ -54,6 +54,14 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         }
 
         var last = _producer[graph.Output[0].Name];
+        var head = new HashSet<NodeProto>();
+        while (last.OpType == "Identity")
+        {
+            head.Add(last);
+            last = _producer[last.Input[0]];
+        }
+
+        head.Add(last);
         var logitsName = last.OpType == "Softmax" ? last.Input[0] : last.Output[0];
         Logits = _values[logitsName].Data;
         var t = target;
@@ -68,7 +76,7 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         for (var i = nodes.Count - 1; i >= 0; i--)
         {
             var n = nodes[i];
-            if (n == last && last.OpType == "Softmax")
+            if (head.Contains(n) && last.OpType == "Softmax")
             {
                 continue;
             }
