@@ -285,7 +285,17 @@ public static class LrpCompiler
             {
                 var node = g.Producers[t];
                 var x = node.Input.FirstOrDefault(i => !g.IsConstant(i)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
-                if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
+                if (node.OpType == "Conv" && o.InputBounds && KindOf(node) == ConvKind.Input)
+                {
+                    // The input layer gets its exact z^B rule back: the channel-summed relevance is shared over the
+                    // layer's channels in proportion to their ReLU'd output, then z^B gives pixel-level detail.
+                    var y = node.Output[0];
+                    var active = e.Relu(y);
+                    var share = e.Div(active, e.Add(e.ReduceSum(active, [1], true), e.Scalar(o.Stabilizer)));
+                    var rin = Conv(node, e.Mul(map, share));
+                    map = e.ReduceSum(rin, [1], true);
+                }
+                else if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
                 {
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);

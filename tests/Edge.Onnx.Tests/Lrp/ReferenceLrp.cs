@@ -127,7 +127,35 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         {
             var n = _producer[t];
             var x = n.Input.First(i => !IsConst(i));
-            if (n.OpType is "Conv" or "MaxPool" or "AveragePool")
+            if (n.OpType == "Conv" && options.InputBounds && IsInputConv(n))
+            {
+                var y = _values[n.Output[0]];
+                var hw = y.Shape[2] * y.Shape[3];
+                var r = new float[y.Data.Length];
+                for (var p = 0; p < hw; p++)
+                {
+                    var total = 0f;
+                    for (var c = 0; c < y.Shape[1]; c++)
+                    {
+                        total += Math.Max(0f, y.Data[(c * hw) + p]);
+                    }
+
+                    for (var c = 0; c < y.Shape[1]; c++)
+                    {
+                        r[(c * hw) + p] = map[p] * Math.Max(0f, y.Data[(c * hw) + p]) / (total + options.Stabilizer);
+                    }
+                }
+
+                var rin = ConvBackward(n, r);
+                var xs = _values[x].Shape;
+                var inHw = xs[2] * xs[3];
+                map = new float[inHw];
+                for (var i = 0; i < rin.Length; i++)
+                {
+                    map[i % inHw] += rin[i];
+                }
+            }
+            else if (n.OpType is "Conv" or "MaxPool" or "AveragePool")
             {
                 var xs = _values[x].Shape;
                 var k = n.OpType == "Conv" ? (Ints(n, "kernel_shape") ?? [_values[n.Input[1]].Shape[2], _values[n.Input[1]].Shape[3]]) : Ints(n, "kernel_shape")!;
