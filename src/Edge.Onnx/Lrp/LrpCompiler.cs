@@ -303,6 +303,13 @@ public static class LrpCompiler
                     var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.InSize[0], geo.InSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
                     var count = e.Conv(plane, ones, geo, 1);
                     map = e.ConvTranspose(e.Div(map, count), ones, geo, 1);
+                    if (o.SmoothProjection)
+                    {
+                        // Even out the stride pattern: divide by each input's total share, normalised to mean 1 (constant).
+                        var coverage = e.ConvTranspose(e.Div(e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.OutSize[0], geo.OutSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) }), count), ones, geo, 1);
+                        var mean = e.Node("ReduceMean", [coverage], LrpEmitter.Ints("axes", 2, 3), LrpEmitter.Int("keepdims", 1));
+                        map = e.Div(map, e.Add(e.Div(coverage, mean), e.Scalar(o.Stabilizer)));
+                    }
                 }
                 else if (!(LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose"))
                 {

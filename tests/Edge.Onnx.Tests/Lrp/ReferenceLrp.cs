@@ -131,7 +131,7 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
             {
                 var y = _values[n.Output[0]];
                 var hw = y.Shape[2] * y.Shape[3];
-                var r = new float[y.Data.Length];
+                var shared = new float[y.Data.Length];
                 for (var p = 0; p < hw; p++)
                 {
                     var total = 0f;
@@ -142,11 +142,11 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
 
                     for (var c = 0; c < y.Shape[1]; c++)
                     {
-                        r[(c * hw) + p] = map[p] * Math.Max(0f, y.Data[(c * hw) + p]) / (total + options.Stabilizer);
+                        shared[(c * hw) + p] = map[p] * Math.Max(0f, y.Data[(c * hw) + p]) / (total + options.Stabilizer);
                     }
                 }
 
-                var rin = ConvBackward(n, r);
+                var rin = ConvBackward(n, shared);
                 var xs = _values[x].Shape;
                 var inHw = xs[2] * xs[3];
                 map = new float[inHw];
@@ -161,6 +161,7 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                 var k = n.OpType == "Conv" ? (Ints(n, "kernel_shape") ?? [_values[n.Input[1]].Shape[2], _values[n.Input[1]].Shape[3]]) : Ints(n, "kernel_shape")!;
                 var geo = Geometry(n, xs, k);
                 var next = new float[xs[2] * xs[3]];
+                var coverage = new float[next.Length];
                 for (var oy = 0; oy < geo.OutH; oy++)
                 {
                     for (var ox = 0; ox < geo.OutW; ox++)
@@ -169,7 +170,17 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                         foreach (var (iy, ix) in cells)
                         {
                             next[(iy * xs[3]) + ix] += map[(oy * geo.OutW) + ox] / cells.Count;
+                            coverage[(iy * xs[3]) + ix] += 1f / cells.Count;
                         }
+                    }
+                }
+
+                if (options.SmoothProjection)
+                {
+                    var mean = coverage.Average();
+                    for (var i = 0; i < next.Length; i++)
+                    {
+                        next[i] /= (coverage[i] / mean) + options.Stabilizer;
                     }
                 }
 
