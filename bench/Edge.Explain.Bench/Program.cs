@@ -249,7 +249,7 @@ for (var i = 0; i < runs; i++)
 var med = times.Select(t => t.Order().ElementAt(runs / 2)).ToArray();
 var cpuMean = cpu.Select(c => c / runs).ToArray();
 string[] names = ["scoring only", "reduced, 1 class", "reduced, happy+top", "full, 1 class", "full, happy+top"];
-Console.WriteLine($"{runs} interleaved rounds, 1 intra-op thread, fp32:");
+Console.WriteLine($"{runs} interleaved rounds, 1 intra-op thread, {Path.GetFileName(model)} (explainer at the same precision):");
 Console.WriteLine("  variant              wall median ms  ×scoring   thread-CPU mean ms  ×scoring");
 for (var v = 0; v < variants.Length; v++)
 {
