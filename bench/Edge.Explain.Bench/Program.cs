@@ -149,6 +149,9 @@ var bytes1 = new List<int>();
 var bytes2 = new List<int>();
 var corr1 = new List<double>();
 var corr2 = new List<double>();
+var red1 = new List<(int Bytes, double R)>();
+var levelStats = new List<(int Levels, int Bytes, double R)>();
+var red2 = new List<(int Bytes, double R)>();
 foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", CultureInfo.InvariantCulture)))
 {
     full.Explain(x, [happy, FaceExplainer.TopClass], scores, logits, mapFull);
@@ -167,6 +170,20 @@ foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", Cul
     corr1.Add(HeatmapCodec.Correlation(m, HeatmapCodec.Decode(e1)));
     corr2.Add(HeatmapCodec.Correlation(m, HeatmapCodec.Expand(HeatmapCodec.Decode(e2), 32, 2, 64, 64)));
     var er = HeatmapCodec.Encode(mapReduced.AsSpan(0, 4096), 64, 64);
+    var rm = mapReduced.AsSpan(0, 4096).ToArray();
+    foreach (var lv in new[] { 63, 31, 15, 7 })
+    {
+        var encL = HeatmapCodec.Encode(rm, 64, 64, 1, lv);
+        levelStats.Add((lv, encL.Data.Length, HeatmapCodec.Correlation(rm, HeatmapCodec.Decode(encL))));
+    }
+
+    foreach (var f in new[] { 1, 2 })
+    {
+        var enc = HeatmapCodec.Encode(rm, 64, 64, f);
+        var back = f == 1 ? HeatmapCodec.Decode(enc) : HeatmapCodec.Expand(HeatmapCodec.Decode(enc), 32, 2, 64, 64);
+        (f == 1 ? red1 : red2).Add((enc.Data.Length, HeatmapCodec.Correlation(rm, back)));
+    }
+
     if (Arg("--png") is { } pngDir)
     {
         Directory.CreateDirectory(pngDir);
@@ -180,8 +197,14 @@ foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", Cul
     Console.WriteLine(FormattableString.Invariant($"{name,-45} happy {scores[happy],6:F3} logit {logits[happy],7:F2} corr(full,reduced) {r,6:F3} conservation {err:P2} bytes v1 64² {e1.Data.Length,5} (r {corr1[^1]:F4}) 32² {e2.Data.Length,4} (r {corr2[^1]:F4}) reduced 64² {er.Data.Length,4}"));
 }
 
-Console.WriteLine(FormattableString.Invariant($"reduced vs full (happy): mean r {corr.Average():F3}, min {corr.Min():F3}; conservation (ε=1e-9) mean {consErr.Average():P2} max {consErr.Max():P2}"));
+Console.WriteLine(FormattableString.Invariant($"reduced vs full (happy): mean r {corr.Average():F3}, min {corr.Min():F3}; |sum R − logit| / |logit| with ε=1e-9 on this model (its biases absorb relevance): median {consErr.Order().ElementAt(consErr.Count / 2):P1}"));
 Console.WriteLine(FormattableString.Invariant($"codec v1 full map 64×64: mean {bytes1.Average():F0} B max {bytes1.Max()} B, r min {corr1.Min():F4}; 32×32 block sums: mean {bytes2.Average():F0} B max {bytes2.Max()} B, r min {corr2.Min():F4}"));
+
+Console.WriteLine(FormattableString.Invariant($"codec v1 reduced map 64×64: mean {red1.Average(x => x.Bytes):F0} B max {red1.Max(x => x.Bytes)} B, r min {red1.Min(x => x.R):F4}; 32×32: mean {red2.Average(x => x.Bytes):F0} B max {red2.Max(x => x.Bytes)} B, r min {red2.Min(x => x.R):F4}"));
+foreach (var grp in levelStats.GroupBy(x => x.Levels))
+{
+    Console.WriteLine(FormattableString.Invariant($"  reduced 64×64 at ±{grp.Key} levels: mean {grp.Average(x => x.Bytes):F0} B max {grp.Max(x => x.Bytes)} B, r mean {grp.Average(x => x.R):F4} min {grp.Min(x => x.R):F4}"));
+}
 
 var input = crops[0].X;
 Action[] variants =
@@ -226,7 +249,7 @@ for (var i = 0; i < runs; i++)
 var med = times.Select(t => t.Order().ElementAt(runs / 2)).ToArray();
 var cpuMean = cpu.Select(c => c / runs).ToArray();
 string[] names = ["scoring only", "reduced, 1 class", "reduced, happy+top", "full, 1 class", "full, happy+top"];
-Console.WriteLine($"{runs} interleaved rounds, 1 intra-op thread, fp32:");
+Console.WriteLine($"{runs} interleaved rounds, 1 intra-op thread, {Path.GetFileName(model)} (explainer at the same precision):");
 Console.WriteLine("  variant              wall median ms  ×scoring   thread-CPU mean ms  ×scoring");
 for (var v = 0; v < variants.Length; v++)
 {

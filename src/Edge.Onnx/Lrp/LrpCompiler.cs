@@ -213,7 +213,7 @@ public static class LrpCompiler
             int height;
             int width;
             var inShape = g.Shape(g.InputName);
-            var nhwc = inShape.Length == 4 && g.Consumers.GetValueOrDefault(g.InputName) is [{ OpType: "Transpose" } t] && LrpGraph.AttrInts(t, "perm") is [0, 3, 1, 2];
+            var nhwc = inShape.Length == 4 && ReadsNhwc();
             if (inShape.Length != 4)
             {
                 throw new InvalidOperationException($"the explained input must be an image tensor (4-D), '{g.InputName}' is {inShape.Length}-D");
@@ -235,6 +235,28 @@ public static class LrpCompiler
             model.ProducerName = "edge-lrp";
             return new LrpExplainer(model, g.InputName, inShape, target, classes, [.. graph.Output.Take(graph.Output.Count - 2).Select(x => x.Name)],
                 LogitsOutputName, MapOutputName, height, width, o.Mode, stopAt);
+        }
+
+        /// <summary>True when the input reaches its first layout change through Q/DQ/Identity only and that is NHWC → NCHW.</summary>
+        private bool ReadsNhwc()
+        {
+            var t = g.InputName;
+            while (g.Consumers.GetValueOrDefault(t) is [var c])
+            {
+                if (c.OpType == "Transpose")
+                {
+                    return LrpGraph.AttrInts(c, "perm") is [0, 3, 1, 2];
+                }
+
+                if (c.OpType is not ("QuantizeLinear" or "DequantizeLinear" or "Identity"))
+                {
+                    return false;
+                }
+
+                t = c.Output[0];
+            }
+
+            return false;
         }
 
         private string DefaultStop(List<NodeProto> nodes)
@@ -263,7 +285,17 @@ public static class LrpCompiler
             {
                 var node = g.Producers[t];
                 var x = node.Input.FirstOrDefault(i => !g.IsConstant(i)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
-                if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
+                if (node.OpType == "Conv" && o.InputBounds && KindOf(node) == ConvKind.Input)
+                {
+                    // The input layer gets its exact z^B rule back: the channel-summed relevance is shared over the
+                    // layer's channels in proportion to their ReLU'd output, then z^B gives pixel-level detail.
+                    var y = node.Output[0];
+                    var active = e.Relu(y);
+                    var share = e.Div(active, e.Add(e.ReduceSum(active, [1], true), e.Scalar(o.Stabilizer)));
+                    var rin = Conv(node, e.Mul(map, share));
+                    map = e.ReduceSum(rin, [1], true);
+                }
+                else if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
                 {
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);
@@ -271,6 +303,13 @@ public static class LrpCompiler
                     var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.InSize[0], geo.InSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
                     var count = e.Conv(plane, ones, geo, 1);
                     map = e.ConvTranspose(e.Div(map, count), ones, geo, 1);
+                    if (o.SmoothProjection)
+                    {
+                        // Even out the stride pattern: divide by each input's total share, normalised to mean 1 (constant).
+                        var coverage = e.ConvTranspose(e.Div(e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.OutSize[0], geo.OutSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) }), count), ones, geo, 1);
+                        var mean = e.Node("ReduceMean", [coverage], LrpEmitter.Ints("axes", 2, 3), LrpEmitter.Int("keepdims", 1));
+                        map = e.Div(map, e.Add(e.Div(coverage, mean), e.Scalar(o.Stabilizer)));
+                    }
                 }
                 else if (!(LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose"))
                 {

@@ -88,6 +88,12 @@ public sealed record LrpOptions
     public string? StopAt { get; init; }
 
     /// <summary>
+    /// Reduced mode: after each flat step divide by the input's total window share (normalised to mean 1), which
+    /// removes the stride-2 grid the flat rule leaves (constant-folded; default true).
+    /// </summary>
+    public bool SmoothProjection { get; init; } = true;
+
+    /// <summary>
     /// Maps per run (K) fixed in the graph, so that every shape is static (ONNX Runtime plans memory and picks
     /// kernels once); null leaves K symbolic. Default null.
     /// </summary>
