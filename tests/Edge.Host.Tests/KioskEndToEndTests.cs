@@ -202,6 +202,9 @@ public sealed class KioskSyncTests
             () => Regex.Match(exporter.Scrape(), "^edge_sync_events_published_total (\\d+)", RegexOptions.Multiline) is { Success: true } m
                 && long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 10,
             TimeSpan.FromSeconds(30), "10 events acknowledged by the broker");
+        // Edge.Sync refreshes its health snapshot about once a second
+        var syncHealth = kiosk.App.Services.GetRequiredService<Edge.Sync.SyncHealth>();
+        await Wait.UntilAsync(() => syncHealth.Current.Status == Edge.Sync.SyncHealthStatus.Healthy, TimeSpan.FromSeconds(10), "sync health to refresh");
 
         using var response = await kiosk.Http.GetAsync(new Uri("/healthz", UriKind.Relative));
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -215,14 +218,13 @@ public sealed class KioskSyncTests
 /// <summary>`edge run` with the real Edge.Explain analyzer (BlazeFace + emotion model on ONNX Runtime) on a real face.</summary>
 public sealed class KioskRealAnalyzerTests
 {
-    [Fact]
-    public async Task Run_RealAnalyzerOnSmilingFaceVideo_EventsCarryHappyFaceAndModelHash()
+    private static async Task<string> AstronautVideoAsync()
     {
         var cache = Environment.GetEnvironmentVariable("EDGE_CACHE")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "edge");
         var photo = Path.Combine(cache, "faces", "astronaut.png");
         Assert.True(File.Exists(photo), $"{photo} missing: run ./edge setup (it fetches the face photographs)");
-        var video = Path.Combine(Path.GetTempPath(), $"edge-astronaut-{Environment.ProcessId}.mp4");
+        var video = Path.Combine(Path.GetTempPath(), $"edge-astronaut-{Environment.ProcessId}-{Guid.NewGuid():N}.mp4");
         using (var ffmpeg = System.Diagnostics.Process.Start("ffmpeg",
             ["-y", "-loglevel", "error", "-loop", "1", "-i", photo, "-t", "1", "-r", "10", "-pix_fmt", "yuv420p", "-vf", "scale=640:-2", video]))
         {
@@ -230,6 +232,13 @@ public sealed class KioskRealAnalyzerTests
             Assert.Equal(0, ffmpeg.ExitCode);
         }
 
+        return video;
+    }
+
+    [Fact]
+    public async Task Run_RealAnalyzerOnSmilingFaceVideo_EventsCarryHappyFaceAndModelHash()
+    {
+        var video = await AstronautVideoAsync();
         await using var kiosk = await KioskHarness.StartAsync(
             KioskHarness.BaseArgs(video, "--Camera:Width=640", "--Camera:Height=480", "--Camera:Fps=10", "--Camera:Loop=false",
                 "--Camera:Realtime=false", "--Pipeline:Explain=None", "--Pipeline:MaxFrameAge=00:01:00"),
@@ -246,6 +255,31 @@ public sealed class KioskRealAnalyzerTests
             Assert.True(e.DetectorScore >= 0.5f, $"detector {e.DetectorScore}");
             Assert.True(e.Scores.Happy > 0.5f, $"happy {e.Scores.Happy}");
             Assert.True(e.FaceBox.X2 > e.FaceBox.X1 && e.FaceBox.Y2 > e.FaceBox.Y1);
+        });
+    }
+
+    [Fact]
+    public async Task Run_RealExplainerEveryFace_EventsCarryCodecV1HeatmapOfTopClass()
+    {
+        var video = await AstronautVideoAsync();
+        await using var kiosk = await KioskHarness.StartAsync(
+            KioskHarness.BaseArgs(video, "--Camera:Width=640", "--Camera:Height=480", "--Camera:Fps=10", "--Camera:Loop=false",
+                "--Camera:Realtime=false", "--Pipeline:Explain=All", "--Pipeline:MaxFrameAge=00:01:00"),
+            realAnalyzer: true);
+        var lifetime = kiosk.App.Services.GetRequiredService<IHostApplicationLifetime>();
+        await Wait.UntilAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, TimeSpan.FromSeconds(90), "the file to end");
+
+        var events = kiosk.Sink.Events.ToList();
+        Assert.NotEmpty(events);
+        Assert.All(events, e =>
+        {
+            var heatmap = Assert.Single(e.Heatmaps);
+            Assert.Equal("happy", heatmap.TargetClass);
+            Assert.Equal(1u, heatmap.CodecVersion);
+            Assert.True(heatmap.Width * heatmap.Height > 0 && heatmap.Scale > 0 && heatmap.Data.Length > 0);
+            // the codec decodes back to a map of the stated size
+            var map = Edge.Explain.Heatmaps.HeatmapCodec.Decode(new((int)heatmap.CodecVersion, (int)heatmap.Width, (int)heatmap.Height, heatmap.Scale, heatmap.Data.ToByteArray()));
+            Assert.Equal((int)(heatmap.Width * heatmap.Height), map.Length);
         });
     }
 }

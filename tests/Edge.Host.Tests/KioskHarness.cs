@@ -47,7 +47,11 @@ internal sealed class KioskHarness : IAsyncDisposable
         var explainer = new MarkingExplainer();
         var app = RunCommand.Build(args, (services, configuration) =>
         {
-            services.AddSingleton<IFaceExplainer>(explainer);
+            if (!realAnalyzer)
+            {
+                services.AddSingleton<IFaceExplainer>(explainer);
+            }
+
             if (realAnalyzer)
             {
                 services.AddEdgeStages(configuration);
