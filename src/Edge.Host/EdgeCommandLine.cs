@@ -18,12 +18,18 @@ internal static class EdgeCommandLine
         var rest = args[1..];
         switch (args[0])
         {
+            case "run":
+                return await RunCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "score":
                 return await Commands.ScoreCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "bench" when rest is ["pipeline", ..]:
+                return await PipelineBenchCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
             case "bench":
                 return await Commands.BenchCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "model":
                 return await Commands.ModelCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "explain":
+                return await Commands.ExplainCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "doctor":
                 return await DoctorCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
@@ -37,8 +43,12 @@ internal static class EdgeCommandLine
 
         commands:
           doctor     what is installed, what is missing, and the command that fixes it
+          run        the kiosk service: camera → scoring → explanations → outbox, /healthz and /metrics
           model      model build: convert the pinned TF.js source models to ONNX (+ manifest)
           score      [--precision int8|fp32] [--json] IMAGE_OR_FOLDER...: faces and expression probabilities
+          explain    IMAGE_OR_FOLDER --out DIR [--class happy] [--mode reduced|full] [--precision int8|fp32] [--json]: LRP heatmaps
+                     explain verify FOLDER: occlusion AOPC of LRP vs gradient x input vs random, mouth share for smiles
           bench      bench score: p50/p99 per stage of detection + scoring on a 640x480 frame
+                     bench pipeline: frames/s and p50/p99 per stage of the whole kiosk pipeline on a video
         """;
 }
