@@ -28,6 +28,12 @@ internal static class ExplainCommand
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
+        if (args.Length > 0 && args[0] is "-h" or "--help")
+        {
+            Console.Out.WriteLine(Usage);
+            return 0;
+        }
+
         if (args.Length > 0 && args[0] == "verify")
         {
             return await ExplainVerifyCommand.RunAsync(args[1..], cancellationToken).ConfigureAwait(false);

@@ -42,14 +42,37 @@ public sealed class PngWriterTests
     }
 
     [Fact]
-    public void OverlayPng_PositiveAndNegative_RedAndBlueOverGrey()
+    public async Task OverlayPng_PositiveAndNegative_RedAndBlueOverGrey()
     {
         float[] map = [1f, -1f, 0f, 0f];
         float[] grey = [0.5f, 0.5f, 0.5f, 0.5f];
-        var png = HeatmapImages.OverlayPng(map, grey, 2, 2, zoom: 1);
-        Assert.Equal(0x89, png[0]);
-        // Pixel colours are checked through the raw RGB the overlay blends (same formula, via the heatmap image).
-        var heat = HeatmapImages.HeatmapPng(map, 2, 2, zoom: 1);
-        Assert.True(heat.Length > 50 && png.Length > 50);
+        var rgb = await DecodeAsync(HeatmapImages.OverlayPng(map, grey, 2, 2, zoom: 1), 2, 2);
+        Assert.True(rgb[0] > 200 && rgb[1] < 60 && rgb[2] < 60, $"positive pixel {rgb[0]},{rgb[1]},{rgb[2]}");
+        Assert.True(rgb[5] > 200 && rgb[3] < 60 && rgb[4] < 60, $"negative pixel {rgb[3]},{rgb[4]},{rgb[5]}");
+        Assert.Equal(new byte[] { 127, 127, 127 }, rgb[6..9]);
+    }
+
+    private static async Task<byte[]> DecodeAsync(byte[] png, int w, int h)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"edge-png-{Guid.NewGuid():N}.png");
+        await File.WriteAllBytesAsync(path, png);
+        try
+        {
+            var psi = new ProcessStartInfo("ffmpeg", ["-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var p = Process.Start(psi)!;
+            using var ms = new MemoryStream();
+            await p.StandardOutput.BaseStream.CopyToAsync(ms);
+            await p.WaitForExitAsync();
+            Assert.Equal(w * h * 3, (int)ms.Length);
+            return ms.ToArray();
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }
