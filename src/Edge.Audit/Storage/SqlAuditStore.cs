@@ -360,10 +360,10 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             {
                 for (var i = 0; i < scores.Length; i++)
                 {
-                    scores[i] = Convert.ToSingle(reader.GetValue(4 + i), System.Globalization.CultureInfo.InvariantCulture);
+                    scores[i] = (float)reader.GetDouble(4 + i);
                 }
 
-                rollup.Add(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), scores, Convert.ToBoolean(reader.GetValue(3), System.Globalization.CultureInfo.InvariantCulture));
+                rollup.Add(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), scores, reader.GetBoolean(3));
             }
         }
 
