@@ -49,6 +49,7 @@ public sealed class MosquittoTransport : IMqttTransport
     private volatile MqttConnectionState _state = MqttConnectionState.Disconnected;
     private volatile MqttTransportError? _lastError;
     private volatile bool _stopNetwork;
+    private bool _disconnecting; // network thread only
     private int _request;
     private int _protocol;
     private TaskCompletionSource<bool>? _attempt;
@@ -58,6 +59,7 @@ public sealed class MosquittoTransport : IMqttTransport
     private Task? _supervisor;
     private long _reconnects;
     private long _connectFailures;
+    private int _disposeStarted;
     private int _disposed;
 
     /// <summary>Creates the client (nothing is sent until <see cref="ConnectAsync"/>).</summary>
@@ -131,7 +133,7 @@ public sealed class MosquittoTransport : IMqttTransport
     /// <inheritdoc />
     public MqttTransportError? LastError => _lastError;
 
-    /// <summary>Connections re-established after a loss since this instance was created.</summary>
+    /// <inheritdoc />
     public long ReconnectCount => Interlocked.Read(ref _reconnects);
 
     /// <summary>Connect attempts that failed since this instance was created.</summary>
@@ -142,6 +144,9 @@ public sealed class MosquittoTransport : IMqttTransport
 
     /// <inheritdoc />
     public event EventHandler<MqttStateChangedEventArgs>? StateChanged;
+
+    /// <summary>Test hook: the socket descriptor (to cut the connection the way a network failure would).</summary>
+    internal int SocketDescriptor => Socket(_handle);
 
     /// <inheritdoc />
     public Task ConnectAsync(CancellationToken cancellationToken)
@@ -263,6 +268,18 @@ public sealed class MosquittoTransport : IMqttTransport
             }
         }
 
+        if (_state == MqttConnectionState.Connected && _statusTopicUtf8 is not null && ProtocolVersion != MQTT_PROTOCOL_V5)
+        {
+            try
+            {
+                await PublishAsync(_options.StatusTopic!, "offline"u8.ToArray(), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is MqttTransportException or TimeoutException)
+            {
+                Log.StatusPublishFailed(_logger, _options.StatusTopic!, ex);
+            }
+        }
+
         if (_state is MqttConnectionState.Connected or MqttConnectionState.Connecting)
         {
             var closed = _lost.Task;
@@ -277,7 +294,7 @@ public sealed class MosquittoTransport : IMqttTransport
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Interlocked.Exchange(ref _disposeStarted, 1) != 0)
         {
             return;
         }
@@ -291,6 +308,8 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             Log.DisconnectFailed(_logger, ex);
         }
+
+        Volatile.Write(ref _disposed, 1);
 
         _stopNetwork = true;
         _wake.Release();
@@ -611,7 +630,8 @@ public sealed class MosquittoTransport : IMqttTransport
                 }
                 else if (request == RequestDisconnect && open)
                 {
-                    _ = DisconnectV5(_handle, 0, IntPtr.Zero);
+                    _disconnecting = true;
+                    _ = DisconnectV5(_handle, ShutdownReason, IntPtr.Zero);
                 }
 
                 if (open)
@@ -620,7 +640,9 @@ public sealed class MosquittoTransport : IMqttTransport
                     if (rc != MOSQ_ERR_SUCCESS)
                     {
                         open = false;
-                        OnConnectionClosed(rc, rc == MOSQ_ERR_ERRNO ? Marshal.GetLastPInvokeErrorMessage() : null);
+                        var asked = _disconnecting;
+                        _disconnecting = false;
+                        OnConnectionClosed(asked ? MOSQ_ERR_SUCCESS : rc, rc == MOSQ_ERR_ERRNO && !asked ? Marshal.GetLastPInvokeErrorMessage() : null);
                     }
                 }
                 else
@@ -645,6 +667,13 @@ public sealed class MosquittoTransport : IMqttTransport
             OnConnectionClosed(MOSQ_ERR_SUCCESS, "closed");
         }
     }
+
+    /// <summary>
+    /// MQTT 5 DISCONNECT reason 0x04 "disconnect with Will message": on a planned stop the broker still publishes our
+    /// retained <c>offline</c>, so the status topic never says <c>online</c> for a kiosk that is gone. (3.1.1 has no
+    /// reason codes; there <see cref="DisconnectAsync"/> publishes <c>offline</c> itself first.)
+    /// </summary>
+    private int ShutdownReason => _statusTopicUtf8 is not null && ProtocolVersion == MQTT_PROTOCOL_V5 ? 0x04 : 0;
 
     private unsafe bool OpenSocket()
     {
@@ -782,9 +811,16 @@ public sealed class MosquittoTransport : IMqttTransport
             orphan.TrySetException(failure);
         }
 
-        attempt?.TrySetException(_lastError is { } e && e.Kind != MqttErrorKind.Unreachable
-            ? new MqttTransportException(e.Message, e.LibraryCode, e.ReasonCode, e.Kind)
-            : new MqttTransportException(message, rc, null, MqttErrorKind.Unreachable));
+        if (attempt is not null)
+        {
+            // Lost before CONNACK (a refusal would have failed the attempt already): TLS or network.
+            var kind = rc is MOSQ_ERR_TLS or MOSQ_ERR_TLS_HANDSHAKE ? MqttErrorKind.Tls : MqttErrorKind.Unreachable;
+            var text = kind == MqttErrorKind.Tls
+                ? $"TLS handshake with {_options.Host}:{_options.Port} failed: {ErrorText(rc)} — check Sync:Broker:Tls and that the port speaks TLS"
+                : message;
+            var error = RecordError(kind, text, rc, null);
+            attempt.TrySetException(new MqttTransportException(error.Message, rc, null, kind));
+        }
         if (wasConnected)
         {
             SetState(_stopNetwork || _supervisorCts?.IsCancellationRequested == true ? MqttConnectionState.Disconnected : MqttConnectionState.WaitingToReconnect, _lastError);
