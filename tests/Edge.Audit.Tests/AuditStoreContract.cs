@@ -13,18 +13,13 @@ public abstract class AuditStoreContract : IAsyncLifetime
     private readonly StorageProvider _provider;
     private readonly ManualTimeProvider _time = new(TestEvents.T0.AddDays(1));
     private IAuditStore _store = null!;
+    private Func<Task> _cleanup = () => Task.CompletedTask;
 
     protected AuditStoreContract(StorageProvider provider) => _provider = provider;
 
-    public async Task InitializeAsync() => _store = await Stores.CreateAsync(_provider, _time);
+    public async Task InitializeAsync() => (_store, _cleanup) = await Stores.CreateAsync(_provider, _time);
 
-    public async Task DisposeAsync()
-    {
-        if (_store is IAsyncDisposable d)
-        {
-            await d.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => _cleanup();
 
     private static CancellationToken Ct => CancellationToken.None;
 
