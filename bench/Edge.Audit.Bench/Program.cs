@@ -230,6 +230,8 @@ internal static class SummaryBench
             ("all 10M events, by site", new SummaryQuery(null, null, null, null), ["site"]),
             ("all 10M events, by kiosk", new SummaryQuery(null, null, null, null), ["kiosk"]),
             ("one site, 7 days, by kiosk", new SummaryQuery("site-1", null, startMs, startMs + (7L * 86_400_000)), ["kiosk"]),
+            ("all sites, 10.5 days, by site", new SummaryQuery(null, null, startMs + (43_200_000), startMs + (11L * 86_400_000)), ["site"]),
+            ("all 10M events, by hour", new SummaryQuery(null, null, null, null), ["hour"]),
             ("one kiosk, 1 day, by hour", new SummaryQuery("site-1", "kiosk-5", startMs + 86_400_000, startMs + (2L * 86_400_000)), ["hour"]),
         };
         foreach (var (label, query, groupBy) in cases)

@@ -200,6 +200,9 @@ public sealed class AuditApiTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, r.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        using var admin = _server.Client(await _server.TokenAsync(Roles.Admin));
+        var rejects = await Json(await admin.GetAsync("/api/v1/admin/http-rejects"));
+        Assert.Equal(1, rejects.GetProperty("413").GetInt64());
         var stored = await _server.Store.GetEventAsync(e.EventId, CancellationToken.None);
         Assert.Empty(stored!.Reviews);
         Assert.Equal("open", stored.Event.ReviewState);

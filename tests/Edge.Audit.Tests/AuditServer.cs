@@ -17,11 +17,13 @@ namespace Edge.Audit.Tests;
 internal sealed class AuditServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly string _directory;
 
-    private AuditServer(WebApplication app, Uri address)
+    private AuditServer(WebApplication app, Uri address, string directory)
     {
         _app = app;
         BaseAddress = address;
+        _directory = directory;
     }
 
     public Uri BaseAddress { get; }
@@ -34,7 +36,8 @@ internal sealed class AuditServer : IAsyncDisposable
 
     public static async Task<AuditServer> StartAsync(TimeProvider? time = null, params string[] extraArgs)
     {
-        var db = Path.Combine(Directory.CreateTempSubdirectory("edge-audit-").FullName, "audit.db");
+        var directory = Directory.CreateTempSubdirectory("edge-audit-").FullName;
+        var db = Path.Combine(directory, "audit.db");
         string[] args =
         [
             "--Audit:Http:Urls=http://127.0.0.1:0",
@@ -53,7 +56,7 @@ internal sealed class AuditServer : IAsyncDisposable
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new AuditServer(app, new Uri(address));
+        return new AuditServer(app, new Uri(address), directory);
     }
 
     public async Task<string> TokenAsync(string role, string owner = "tester") =>
@@ -86,5 +89,14 @@ internal sealed class AuditServer : IAsyncDisposable
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a leftover temp directory is harmless
+        }
     }
 }

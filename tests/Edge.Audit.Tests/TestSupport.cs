@@ -274,6 +274,17 @@ internal static class PostgresServer
         return BaseConnectionString + $";Search Path={schema}";
     }
 
+    /// <summary>Drops the schema a <see cref="NewSchemaAsync"/> connection string names (tests leave nothing behind).</summary>
+    public static async Task DropSchemaAsync(string connectionString)
+    {
+        var schema = new NpgsqlConnectionStringBuilder(connectionString).SearchPath!;
+        NpgsqlConnection.ClearAllPools();
+        await using var conn = new NpgsqlConnection(BaseConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE", conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
     private static async Task<bool> CanConnectAsAdminAsync() => (await RunAsync("runuser", "-u", "postgres", "--", "psql", "-tAc", "SELECT 1")).ExitCode == 0;
 
     private static async Task<string> Psql(string sql)
@@ -322,12 +333,28 @@ public sealed class StoreFactDiscoverer(IMessageSink sink) : IXunitTestCaseDisco
 
 internal static class Stores
 {
-    public static async Task<IAuditStore> CreateAsync(StorageProvider provider, TimeProvider time)
+    public static async Task<(IAuditStore Store, Func<Task> Cleanup)> CreateAsync(StorageProvider provider, TimeProvider time)
     {
-        IAuditStore store = provider == StorageProvider.PostgreSql
-            ? new PostgresAuditStore(await PostgresServer.NewSchemaAsync(), time, NullLogger<PostgresAuditStore>.Instance)
-            : new SqliteAuditStore($"Data Source={Path.Combine(Directory.CreateTempSubdirectory("edge-audit-").FullName, "audit.db")}", time, NullLogger<SqliteAuditStore>.Instance);
+        if (provider == StorageProvider.PostgreSql)
+        {
+            var cs = await PostgresServer.NewSchemaAsync();
+            var pg = new PostgresAuditStore(cs, time, NullLogger<PostgresAuditStore>.Instance);
+            await pg.MigrateAsync(CancellationToken.None);
+            return (pg, async () =>
+            {
+                await pg.DisposeAsync();
+                await PostgresServer.DropSchemaAsync(cs);
+            });
+        }
+
+        var dir = Directory.CreateTempSubdirectory("edge-audit-").FullName;
+        var store = new SqliteAuditStore($"Data Source={Path.Combine(dir, "audit.db")}", time, NullLogger<SqliteAuditStore>.Instance);
         await store.MigrateAsync(CancellationToken.None);
-        return store;
+        return (store, () =>
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+            return Task.CompletedTask;
+        });
     }
 }

@@ -55,6 +55,7 @@ public static class AuditApi
         admin.MapDelete("/tokens/{id:long}", RevokeToken);
         admin.MapPost("/retention/run", RunRetention);
         admin.MapGet("/ingest", (IngestStats stats) => TypedResults.Ok(stats.Snapshot()));
+        admin.MapGet("/http-rejects", (ApiRejects rejects) => TypedResults.Ok(rejects.Snapshot()));
 
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthDto("ok")));
         return app;
@@ -266,7 +267,7 @@ public static class AuditApi
         }
 
         var fromMs = q.FromMs ?? time.GetUtcNow().AddDays(-2).ToUnixTimeMilliseconds();
-        var rows = await store.ReadRollupsAsync(new SummaryQuery(site, kiosk, fromMs, q.ToMs), cancellationToken);
+        var rows = await store.ReadRollupsAsync(new SummaryQuery(site, kiosk, fromMs, q.ToMs), hourly: true, cancellationToken);
         var points = rows.OrderBy(r => r.HourMs).Select(r => new TimelinePointDto(
             DateTimeOffset.FromUnixTimeMilliseconds(r.HourMs), r.Events, r.Events == 0 ? 0 : r.SumHappy / r.Events,
             r.Events == 0 ? 0 : (double)r.Flagged / r.Events)).ToList();

@@ -95,6 +95,7 @@ public sealed record HealthDto(string Status);
 [JsonSerializable(typeof(IngestSnapshot))]
 [JsonSerializable(typeof(WhoAmIDto))]
 [JsonSerializable(typeof(HealthDto))]
+[JsonSerializable(typeof(Dictionary<string, long>))]
 [JsonSerializable(typeof(ProblemDetails))]
 [JsonSerializable(typeof(HttpValidationProblemDetails))]
 internal sealed partial class AuditJsonContext : JsonSerializerContext;

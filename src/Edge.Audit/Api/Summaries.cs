@@ -9,7 +9,7 @@ public static class Summaries
     public static async Task<SummaryResponseDto> ComputeAsync(IAuditStore store, SummaryQuery query, IReadOnlyCollection<string> groupBy, CancellationToken cancellationToken)
     {
         bool bySite = groupBy.Contains("site") || groupBy.Contains("kiosk"), byKiosk = groupBy.Contains("kiosk"), byHour = groupBy.Contains("hour");
-        var rows = await store.ReadRollupsAsync(query, cancellationToken);
+        var rows = await store.ReadRollupsAsync(query, hourly: byHour, cancellationToken);
         var cells = new Dictionary<(string?, string?, long?), RollupCell>();
         foreach (var row in rows)
         {

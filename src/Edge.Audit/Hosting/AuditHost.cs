@@ -45,6 +45,7 @@ public static class AuditServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         services.AddEdgeAuditMqtt(configuration);
 
+        services.AddSingleton<ApiRejects>();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AuditJsonContext.Default));
         services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
@@ -76,6 +77,7 @@ public static class AuditWebApp
         builder.Services.AddEdgeAudit(builder.Configuration);
 
         var app = builder.Build();
+        ApiRejects.UseApiRejectCounting(app);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRouting(); // after the exception handler, so routing failures get problem details too

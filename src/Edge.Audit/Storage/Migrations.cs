@@ -124,6 +124,21 @@ internal static class Migrations
                   ALTER TABLE face_crops ALTER COLUMN png SET STORAGE EXTERNAL;
                   """
                 : "SELECT 1;"),
+            new(4, "daily roll-up: long-range summaries read one row per kiosk-day", T("""
+                CREATE TABLE daily_rollup (
+                    site_id TEXT NOT NULL,
+                    kiosk_id TEXT NOT NULL,
+                    day_ms BIGINT NOT NULL,
+                    events BIGINT NOT NULL,
+                    flagged BIGINT NOT NULL,
+                    sum_angry {DOUBLE} NOT NULL, sum_disgust {DOUBLE} NOT NULL, sum_fear {DOUBLE} NOT NULL,
+                    sum_happy {DOUBLE} NOT NULL, sum_sad {DOUBLE} NOT NULL, sum_surprise {DOUBLE} NOT NULL,
+                    sum_neutral {DOUBLE} NOT NULL,
+                    hist {BLOB} NOT NULL,
+                    PRIMARY KEY (site_id, kiosk_id, day_ms)
+                );
+                CREATE INDEX ix_daily_rollup_day ON daily_rollup (day_ms);
+                """)),
         ];
     }
 }
