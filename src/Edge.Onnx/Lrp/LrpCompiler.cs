@@ -1,0 +1,556 @@
+using Edge.Onnx.Proto;
+
+namespace Edge.Onnx.Lrp;
+
+/// <summary>
+/// What <see cref="LrpCompiler.Compile"/> produced: an explainer model and the names a caller binds to.
+/// Inputs: the scoring model's input (batch fixed to 1) and <see cref="TargetInput"/>, float [K, classes]:
+/// each row selects what one relevance map explains (one-hot = that class's logit; a row of zeros = the
+/// top class, chosen inside the graph). Outputs: the scoring model's outputs, <see cref="LogitsOutput"/>
+/// [1, classes] (the pre-softmax logits relevance starts from) and <see cref="MapOutput"/> [K, H, W]
+/// (input-space relevance summed over the input's channels).
+/// </summary>
+public sealed record LrpExplainer(
+    ModelProto Model,
+    string Input,
+    long[] InputShape,
+    string TargetInput,
+    int Classes,
+    IReadOnlyList<string> ScoreOutputs,
+    string LogitsOutput,
+    string MapOutput,
+    int MapHeight,
+    int MapWidth,
+    LrpMode Mode,
+    string? StoppedAt);
+
+/// <summary>
+/// Compiles a scoring ONNX graph into an explainer graph that runs the forward pass and the LRP relevance
+/// pass in one session run. Rules (Montavon et al., "Layer-Wise Relevance Propagation: An Overview", 2019):
+/// z^B for the convolution that reads the input; ε for Gemm/MatMul and for "top" convolutions (those reaching
+/// the logits through linear pooling/reshapes only); <see cref="LrpOptions.ConvRule"/> (γ or z⁺) for the other
+/// convolutions, with a⁺ and a⁻ split where the input can be negative; residual Adds in proportion to each
+/// branch; max-pool to the winner (or z-rule); global mean in proportion to the activation. Batch-norm after a
+/// convolution is folded into it first. Each rule is written with ONNX ops: z = Conv(a, ρ(W)), s = R / z,
+/// c = ConvTranspose(s, ρ(W)), R_in = a ⊙ c.
+/// </summary>
+public static class LrpCompiler
+{
+    public const string TargetInputName = "lrp_target";
+    public const string LogitsOutputName = "lrp_logits";
+    public const string MapOutputName = "lrp_relevance_map";
+
+    public static LrpExplainer Compile(ModelProto scoring, LrpOptions? options = null)
+    {
+        options ??= new LrpOptions();
+        var model = scoring.Clone();
+        var opsetImport = model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")
+            ?? throw new InvalidOperationException("the model imports no default-domain opset");
+        if (opsetImport.Version < 13)
+        {
+            throw new InvalidOperationException($"opset {opsetImport.Version} is too old; the LRP compiler needs opset 13 or newer");
+        }
+
+        // ScatterElements(reduction=add) needs 16, Shape(start,end) 15; ops of 13–17 keep their meaning.
+        opsetImport.Version = Math.Max(opsetImport.Version, 17);
+        model.IrVersion = Math.Max(model.IrVersion, 8);
+        var graph = model.Graph;
+        FoldBatchNorm(graph);
+        var g = new LrpGraph(graph);
+        return new Compilation(model, g, options, new LrpEmitter(graph, opsetImport.Version)).Run();
+    }
+
+    /// <summary>Conv → BatchNormalization (the Conv's only consumer, constant float parameters) becomes one Conv.</summary>
+    internal static void FoldBatchNorm(GraphProto graph)
+    {
+        var inits = graph.Initializer.ToDictionary(i => i.Name);
+        foreach (var bn in graph.Node.Where(n => n.OpType == "BatchNormalization").ToList())
+        {
+            var conv = graph.Node.FirstOrDefault(n => n.OpType == "Conv" && n.Output[0] == bn.Input[0]);
+            if (conv is null || graph.Node.Count(n => n.Input.Contains(conv.Output[0])) != 1 || graph.Output.Any(o => o.Name == conv.Output[0]))
+            {
+                throw new LrpUnsupportedOperatorException("BatchNormalization", bn.Name, "only a batch-norm that directly follows a Conv (its only consumer) can be folded");
+            }
+
+            if (!inits.TryGetValue(conv.Input[1], out var wT) || !bn.Input.Skip(1).All(inits.ContainsKey) || (conv.Input.Count > 2 && conv.Input[2].Length > 0 && !inits.ContainsKey(conv.Input[2])))
+            {
+                throw new LrpUnsupportedOperatorException("BatchNormalization", bn.Name, "its Conv and batch-norm parameters must be float initializers to fold");
+            }
+
+            var w = LrpTensors.ReadFloats(wT);
+            var outC = (int)wT.Dims[0];
+            var per = w.Length / outC;
+            var scale = LrpTensors.ReadFloats(inits[bn.Input[1]]);
+            var shift = LrpTensors.ReadFloats(inits[bn.Input[2]]);
+            var mean = LrpTensors.ReadFloats(inits[bn.Input[3]]);
+            var variance = LrpTensors.ReadFloats(inits[bn.Input[4]]);
+            var eps = LrpGraph.AttrFloat(bn, "epsilon", 1e-5f);
+            var b = conv.Input.Count > 2 && conv.Input[2].Length > 0 ? LrpTensors.ReadFloats(inits[conv.Input[2]]) : new float[outC];
+            var w2 = new float[w.Length];
+            var b2 = new float[outC];
+            for (var o = 0; o < outC; o++)
+            {
+                var k = scale[o] / MathF.Sqrt(variance[o] + eps);
+                for (var j = 0; j < per; j++)
+                {
+                    w2[(o * per) + j] = w[(o * per) + j] * k;
+                }
+
+                b2[o] = ((b[o] - mean[o]) * k) + shift[o];
+            }
+
+            var wName = conv.Input[1] + "/bn_folded";
+            var bName = conv.Output[0] + "/bn_folded_bias";
+            graph.Initializer.Add(LrpTensors.Floats(wName, [.. wT.Dims], w2));
+            graph.Initializer.Add(LrpTensors.Floats(bName, [outC], b2));
+            conv.Input[1] = wName;
+            if (conv.Input.Count > 2)
+            {
+                conv.Input[2] = bName;
+            }
+            else
+            {
+                conv.Input.Add(bName);
+            }
+
+            conv.Output[0] = bn.Output[0];
+            graph.Node.Remove(bn);
+        }
+    }
+
+    private enum ConvKind
+    {
+        Input,
+        Top,
+        Middle,
+    }
+
+    private sealed class Compilation(ModelProto model, LrpGraph g, LrpOptions o, LrpEmitter e)
+    {
+        private static readonly HashSet<string> InputTransparent = ["Transpose", "QuantizeLinear", "DequantizeLinear", "Identity", "Reshape"];
+        private static readonly HashSet<string> TopTransparent = ["ReduceMean", "ReduceSum", "GlobalAveragePool", "Reshape", "Flatten", "Squeeze", "Identity", "QuantizeLinear", "DequantizeLinear"];
+        private readonly Dictionary<string, List<string>> _pending = [];
+
+        public LrpExplainer Run()
+        {
+            var graph = model.Graph;
+            var nodes = graph.Node.ToList();
+            var scoreOut = graph.Output[0].Name;
+            var last = g.Producers.GetValueOrDefault(scoreOut);
+            var softmax = last?.OpType == "Softmax" ? last : null;
+            var logits = softmax?.Input[0] ?? scoreOut;
+            var logitShape = g.Shape(logits);
+            var classes = (int)LrpTensors.Product(logitShape.AsSpan(1));
+
+            // Batch 1 in, so that relevance can use the batch axis for the K requested maps.
+            var inDims = graph.Input.First(i => i.Name == g.InputName).Type.TensorType.Shape.Dim;
+            inDims[0].DimValue = 1;
+
+            // Start: R = target ⊙ logits, a zero row meaning "the top class".
+            var target = TargetInputName;
+            graph.Input.Add(TensorInfo(target, [-1, classes]));
+            var flat = e.Reshape(logits, 1, classes);
+            var top = e.Node("Cast", [e.Node("Equal", [flat, e.ReduceMax(flat, [1], true)])], LrpEmitter.Int("to", (long)TensorProto.Types.DataType.Float));
+            var rowIsZero = e.Node("Equal", [e.ReduceSum(e.Node("Abs", [target]), [1], true), e.Scalar(0f)]);
+            var chosen = e.Node("Where", [rowIsZero, top, target]);
+            var r0 = e.Mul(chosen, flat);
+            Contribute(logits, e.Reshape(r0, [-1, .. logitShape[1..]]));
+            graph.Output.Add(TensorInfo(LogitsOutputName, [1, classes]));
+            graph.Node.Add(new NodeProto { OpType = "Identity", Name = "lrp/logits", Input = { flat }, Output = { LogitsOutputName } });
+
+            string? stopAt = null;
+            if (o.Mode == LrpMode.Reduced)
+            {
+                stopAt = o.StopAt ?? DefaultStop(nodes);
+                if (!g.Producers.ContainsKey(stopAt))
+                {
+                    throw new InvalidOperationException($"StopAt tensor '{stopAt}' is not produced by any node");
+                }
+            }
+
+            string? stopRelevance = null;
+            for (var i = nodes.Count - 1; i >= 0; i--)
+            {
+                var node = nodes[i];
+                if (ReferenceEquals(node, softmax))
+                {
+                    continue;
+                }
+
+                var r = Take(node.Output[0]);
+                if (r is null)
+                {
+                    continue;
+                }
+
+                if (node.Output[0] == stopAt)
+                {
+                    stopRelevance = r;
+                    break;
+                }
+
+                Propagate(node, r);
+            }
+
+            string map;
+            int height;
+            int width;
+            var inShape = g.Shape(g.InputName);
+            var nhwc = inShape.Length == 4 && g.Consumers.GetValueOrDefault(g.InputName) is [{ OpType: "Transpose" } t] && LrpGraph.AttrInts(t, "perm") is [0, 3, 1, 2];
+            if (inShape.Length != 4)
+            {
+                throw new InvalidOperationException($"the explained input must be an image tensor (4-D), '{g.InputName}' is {inShape.Length}-D");
+            }
+
+            (height, width) = nhwc ? ((int)inShape[1], (int)inShape[2]) : ((int)inShape[2], (int)inShape[3]);
+            if (stopAt is null)
+            {
+                var rin = Take(g.InputName) ?? throw new InvalidOperationException("relevance never reached the input");
+                map = e.ReduceSum(rin, [nhwc ? 3 : 1], false);
+            }
+            else
+            {
+                map = e.Reshape(Project(stopAt, stopRelevance ?? throw new InvalidOperationException($"relevance never reached '{stopAt}'")), -1, height, width);
+            }
+
+            graph.Output.Add(TensorInfo(MapOutputName, [-1, height, width]));
+            graph.Node.Add(new NodeProto { OpType = "Identity", Name = "lrp/map", Input = { map }, Output = { MapOutputName } });
+            model.ProducerName = "edge-lrp";
+            return new LrpExplainer(model, g.InputName, inShape, target, classes, [.. graph.Output.Take(graph.Output.Count - 2).Select(x => x.Name)],
+                LogitsOutputName, MapOutputName, height, width, o.Mode, stopAt);
+        }
+
+        private string DefaultStop(List<NodeProto> nodes)
+        {
+            var add = nodes.FirstOrDefault(n => n.OpType == "Add" && !g.IsConstant(n.Input[0]) && !g.IsConstant(n.Input[1]));
+            if (add is not null)
+            {
+                return add.Output[0];
+            }
+
+            var convs = nodes.Where(n => n.OpType == "Conv").ToList();
+            return convs.Count >= 2 ? convs[(convs.Count - 1) / 2].Output[0] : throw new InvalidOperationException("reduced mode needs a residual Add or two convolutions to stop at");
+        }
+
+        /// <summary>Flat rule from <paramref name="stop"/> to the pixels on the channel-summed relevance.</summary>
+        private string Project(string stop, string r)
+        {
+            if (g.Shape(stop).Length != 4)
+            {
+                throw new InvalidOperationException($"reduced mode stops at a 4-D NCHW tensor, '{stop}' is not");
+            }
+
+            var map = e.ReduceSum(r, [1], true);
+            var t = stop;
+            while (t != g.InputName)
+            {
+                var node = g.Producers[t];
+                var x = node.Input.FirstOrDefault(i => !g.IsConstant(i)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
+                if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
+                {
+                    var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
+                    var geo = g.Window(node, k);
+                    var ones = e.FloatConst([1, 1, k[0], k[1]], [.. Enumerable.Repeat(1f, (int)(k[0] * k[1]))]);
+                    var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.InSize[0], geo.InSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
+                    var count = e.Conv(plane, ones, geo, 1);
+                    map = e.ConvTranspose(e.Div(map, count), ones, geo, 1);
+                }
+                else if (!(LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose"))
+                {
+                    throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "not on a projectable path in reduced mode");
+                }
+
+                t = x;
+            }
+
+            return map;
+        }
+
+        private void Contribute(string tensor, string r)
+        {
+            if (g.IsConstant(tensor))
+            {
+                return;
+            }
+
+            if (!_pending.TryGetValue(tensor, out var list))
+            {
+                _pending[tensor] = list = [];
+            }
+
+            list.Add(r);
+        }
+
+        private string? Take(string tensor)
+        {
+            if (!_pending.Remove(tensor, out var list))
+            {
+                return null;
+            }
+
+            var sum = list[0];
+            for (var i = 1; i < list.Count; i++)
+            {
+                sum = e.Add(sum, list[i]);
+            }
+
+            return sum;
+        }
+
+        private void Propagate(NodeProto node, string r)
+        {
+            var op = node.OpType;
+            var x = node.Input.Count > 0 ? node.Input[0] : "";
+            var y = node.Output[0];
+            switch (op)
+            {
+                case "Conv":
+                    Contribute(x, Conv(node, r));
+                    break;
+                case "MaxPool" when o.MaxPoolRule == LrpMaxPoolRule.Winner:
+                    Contribute(x, MaxPoolWinner(node, r));
+                    break;
+                case "MaxPool" or "AveragePool":
+                    Contribute(x, PoolZ(node, r));
+                    break;
+                case "Add" or "Sub":
+                    {
+                        var a = node.Input[0];
+                        var b = node.Input[1];
+                        if (g.IsConstant(a) && g.IsConstant(b))
+                        {
+                            break;
+                        }
+
+                        if (op == "Sub" && g.IsConstant(a))
+                        {
+                            throw new LrpUnsupportedOperatorException(op, node.Name, "constant − activation is not supported");
+                        }
+
+                        var s = e.Div(r, e.Stabilize(y, o.Epsilon));
+                        foreach (var input in new[] { a, b }.Where(v => !g.IsConstant(v)))
+                        {
+                            if (!g.Shape(input).SequenceEqual(g.Shape(y)))
+                            {
+                                throw new LrpUnsupportedOperatorException(op, node.Name, "broadcasting between activations is not supported");
+                            }
+
+                            Contribute(input, op == "Sub" && input == b ? e.Node("Neg", [e.Mul(input, s)]) : e.Mul(input, s));
+                        }
+
+                        break;
+                    }
+
+                case "Mul" or "Div":
+                    if (!g.IsConstant(node.Input[1]))
+                    {
+                        throw new LrpUnsupportedOperatorException(op, node.Name, "only multiplication by a constant is supported");
+                    }
+
+                    Contribute(x, r);
+                    break;
+                case "Transpose":
+                    {
+                        var perm = LrpGraph.AttrInts(node, "perm") ?? throw new LrpUnsupportedOperatorException(op, node.Name, "perm is required");
+                        if (perm[0] != 0)
+                        {
+                            throw new LrpUnsupportedOperatorException(op, node.Name, "a transpose that moves the batch axis is not supported");
+                        }
+
+                        var inv = new long[perm.Length];
+                        for (var i = 0; i < perm.Length; i++)
+                        {
+                            inv[perm[i]] = i;
+                        }
+
+                        Contribute(x, e.Node("Transpose", [r], LrpEmitter.Ints("perm", inv)));
+                        break;
+                    }
+
+                case "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze":
+                    Contribute(x, e.Reshape(r, [-1, .. g.Shape(x)[1..]]));
+                    break;
+                case "GlobalAveragePool" or "ReduceMean" or "ReduceSum":
+                    {
+                        var xs = g.Shape(x);
+                        var axes = op == "GlobalAveragePool" ? [.. Enumerable.Range(2, xs.Length - 2)] : g.ReduceAxes(node, xs.Length);
+                        if (axes.Contains(0))
+                        {
+                            throw new LrpUnsupportedOperatorException(op, node.Name, "reducing over the batch axis is not supported");
+                        }
+
+                        var n = op == "ReduceSum" ? 1L : axes.Aggregate(1L, (p, a) => p * xs[a]);
+                        var kept = xs.Select((d, i) => axes.Contains(i) ? 1 : d).ToArray();
+                        var s = e.Reshape(e.Div(r, e.Stabilize(y, o.Stabilizer)), [-1, .. kept[1..]]);
+                        Contribute(x, e.Mul(x, n == 1 ? s : e.Mul(s, e.Scalar(1f / n))));
+                        break;
+                    }
+
+                case "Gemm" or "MatMul":
+                    Contribute(x, Dense(node, r));
+                    break;
+                case "BatchNormalization":
+                    throw new LrpUnsupportedOperatorException(op, node.Name, "batch-norm not after a Conv cannot be folded");
+                case "Softmax":
+                    throw new LrpUnsupportedOperatorException(op, node.Name, "a softmax is only supported as the last node");
+                default:
+                    if (LrpGraph.IsPassThrough(op))
+                    {
+                        Contribute(x, r);
+                        break;
+                    }
+
+                    throw new LrpUnsupportedOperatorException(op, node.Name, "no LRP rule for this operator");
+            }
+        }
+
+        private ConvKind KindOf(NodeProto conv)
+        {
+            var t = conv.Input[0];
+            while (t != g.InputName && g.Producers.TryGetValue(t, out var p) && InputTransparent.Contains(p.OpType))
+            {
+                t = p.Input[0];
+            }
+
+            if (t == g.InputName)
+            {
+                return ConvKind.Input;
+            }
+
+            t = conv.Output[0];
+            while (g.Consumers.TryGetValue(t, out var cs) && cs.Count == 1)
+            {
+                var c = cs[0];
+                if (c.OpType == "Softmax")
+                {
+                    return ConvKind.Top;
+                }
+
+                if (!TopTransparent.Contains(c.OpType) && !(c.OpType == "Add" && (g.IsConstant(c.Input[0]) || g.IsConstant(c.Input[1]))))
+                {
+                    return ConvKind.Middle;
+                }
+
+                t = c.Output[0];
+            }
+
+            return model.Graph.Output.Any(v => v.Name == t) ? ConvKind.Top : ConvKind.Middle;
+        }
+
+        private string Conv(NodeProto node, string r)
+        {
+            var x = node.Input[0];
+            var w = node.Input[1];
+            var ws = g.Shape(w);
+            var geo = g.Window(node, LrpGraph.AttrInts(node, "kernel_shape") ?? ws[2..]);
+            var group = LrpGraph.AttrInt(node, "group", 1);
+            var kind = KindOf(node);
+            if (kind == ConvKind.Input)
+            {
+                var wp = e.Relu(w);
+                var wn = e.NegPart(w);
+                var shape = e.IntConst(g.Shape(x));
+                var low = e.Node("Expand", [e.Scalar(o.InputLow), shape]);
+                var high = e.Node("Expand", [e.Scalar(o.InputHigh), shape]);
+                var z = e.Sub(e.Sub(e.Conv(x, w, geo, group), e.Conv(low, wp, geo, group)), e.Conv(high, wn, geo, group));
+                var s = e.Div(r, e.Add(z, e.Scalar(o.Stabilizer)));
+                var bounds = e.Add(e.Mul(wp, e.Scalar(o.InputLow)), e.Mul(wn, e.Scalar(o.InputHigh)));
+                return e.Sub(e.Mul(x, e.ConvTranspose(s, w, geo, group)), e.ConvTranspose(s, bounds, geo, group));
+            }
+
+            if (kind == ConvKind.Top || o.ConvRule == LrpConvRule.Epsilon)
+            {
+                var s = e.Div(r, e.Stabilize(node.Output[0], o.Epsilon));
+                return e.Mul(x, e.ConvTranspose(s, w, geo, group));
+            }
+
+            var plus = o.ConvRule == LrpConvRule.ZPlus;
+            var wPos = plus ? e.Relu(w) : e.Add(w, e.Mul(e.Relu(w), e.Scalar(o.Gamma)));
+            string Denominator(string z) => plus ? e.Add(z, e.Scalar(o.Stabilizer)) : e.Stabilize(z, o.Epsilon);
+            if (g.NonNegative.GetValueOrDefault(x))
+            {
+                var s = e.Div(r, Denominator(e.Conv(x, wPos, geo, group)));
+                return e.Mul(x, e.ConvTranspose(s, wPos, geo, group));
+            }
+
+            var wNeg = plus ? e.NegPart(w) : e.Add(w, e.Mul(e.NegPart(w), e.Scalar(o.Gamma)));
+            var xp = e.Relu(x);
+            var xn = e.NegPart(x);
+            var zs = e.Add(e.Conv(xp, wPos, geo, group), e.Conv(xn, wNeg, geo, group));
+            var s2 = e.Div(r, Denominator(zs));
+            return e.Add(e.Mul(xp, e.ConvTranspose(s2, wPos, geo, group)), e.Mul(xn, e.ConvTranspose(s2, wNeg, geo, group)));
+        }
+
+        private string MaxPoolWinner(NodeProto node, string r)
+        {
+            var xs = g.Shape(node.Input[0]);
+            var ys = g.Shape(node.Output[0]);
+            if (node.Output.Count < 2)
+            {
+                node.Output.Add(node.Output[0] + "/lrp_indices");
+            }
+
+            if (LrpGraph.AttrInt(node, "storage_order", 0) != 0)
+            {
+                throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "column-major storage_order is not supported");
+            }
+
+            var nIn = xs[1] * xs[2] * xs[3];
+            var nOut = ys[1] * ys[2] * ys[3];
+            var rFlat = e.Reshape(r, -1, nOut);
+            var rShape = e.Node("Shape", [rFlat]);
+            var kDim = e.Node("Shape", [rFlat], LrpEmitter.Int("start", 0), LrpEmitter.Int("end", 1));
+            var zeros = e.Node("ConstantOfShape", [e.Node("Concat", [kDim, e.IntConst(nIn)], LrpEmitter.Int("axis", 0))],
+                new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("zero", [1], [0f]) });
+            var idx = e.Node("Expand", [e.Reshape(node.Output[1], 1, nOut), rShape]);
+            var scattered = e.Node("ScatterElements", [zeros, idx, rFlat], LrpEmitter.Int("axis", 1), LrpEmitter.Str("reduction", "add"));
+            return e.Reshape(scattered, -1, xs[1], xs[2], xs[3]);
+        }
+
+        private string PoolZ(NodeProto node, string r)
+        {
+            var x = node.Input[0];
+            var c = g.Shape(x)[1];
+            var k = LrpGraph.AttrInts(node, "kernel_shape")!;
+            var geo = g.Window(node, k);
+            var ones = e.FloatConst([c, 1, k[0], k[1]], [.. Enumerable.Repeat(1f, (int)(c * k[0] * k[1]))]);
+            var s = e.Div(r, e.Stabilize(e.Conv(x, ones, geo, c), o.Epsilon));
+            return e.Mul(x, e.ConvTranspose(s, ones, geo, c));
+        }
+
+        private string Dense(NodeProto node, string r)
+        {
+            var x = node.Input[0];
+            var b = node.Input[1];
+            if (g.Shape(x).Length != 2 || g.Shape(b).Length != 2)
+            {
+                throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "only 2-D matrix products are supported");
+            }
+
+            var transB = node.OpType == "Gemm" && LrpGraph.AttrInt(node, "transB", 0) != 0;
+            if (node.OpType == "Gemm" && (LrpGraph.AttrInt(node, "transA", 0) != 0 || LrpGraph.AttrFloat(node, "alpha", 1f) != 1f))
+            {
+                throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "transA and alpha ≠ 1 are not supported");
+            }
+
+            var s = e.Div(r, e.Stabilize(node.Output[0], o.Epsilon));
+            var c = e.Node("Gemm", [s, b], LrpEmitter.Int("transB", transB ? 0 : 1));
+            return e.Mul(x, c);
+        }
+
+        private static ValueInfoProto TensorInfo(string name, long[] dims)
+        {
+            var shape = new TensorShapeProto();
+            foreach (var d in dims)
+            {
+                shape.Dim.Add(d < 0 ? new TensorShapeProto.Types.Dimension { DimParam = "K" } : new TensorShapeProto.Types.Dimension { DimValue = d });
+            }
+
+            return new ValueInfoProto
+            {
+                Name = name,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+            };
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using Edge.Onnx.Proto;
+using Google.Protobuf;
+
+namespace Edge.Onnx.Lrp;
+
+/// <summary>Appends nodes and constants to a graph under fresh names (prefix <c>lrp/</c>).</summary>
+internal sealed class LrpEmitter(GraphProto graph, long opset)
+{
+    private int _next;
+    private readonly Dictionary<float, string> _scalars = [];
+
+    public long Opset { get; } = opset;
+
+    public string Fresh(string hint) => $"lrp/{hint}_{_next++}";
+
+    public string Node(string op, string[] inputs, params AttributeProto[] attributes) => Nodes(op, inputs, 1, attributes)[0];
+
+    public string[] Nodes(string op, string[] inputs, int outputs, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = op, Name = Fresh(op) };
+        node.Input.AddRange(inputs);
+        var names = new string[outputs];
+        for (var i = 0; i < outputs; i++)
+        {
+            names[i] = Fresh(op.ToLowerInvariant());
+            node.Output.Add(names[i]);
+        }
+
+        node.Attribute.AddRange(attributes);
+        graph.Node.Add(node);
+        return names;
+    }
+
+    public string Scalar(float value)
+    {
+        if (!_scalars.TryGetValue(value, out var name))
+        {
+            name = Fresh("c");
+            graph.Initializer.Add(LrpTensors.Floats(name, [], [value]));
+            _scalars[value] = name;
+        }
+
+        return name;
+    }
+
+    public string FloatConst(long[] dims, float[] values)
+    {
+        var name = Fresh("c");
+        graph.Initializer.Add(LrpTensors.Floats(name, dims, values));
+        return name;
+    }
+
+    public string IntConst(params long[] values)
+    {
+        var name = Fresh("i");
+        graph.Initializer.Add(LrpTensors.Int64s(name, [values.Length], values));
+        return name;
+    }
+
+    public static AttributeProto Int(string name, long v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = v };
+
+    public static AttributeProto Float(string name, float v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = v };
+
+    public static AttributeProto Ints(string name, params long[] v)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(v);
+        return a;
+    }
+
+    public static AttributeProto Str(string name, string v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(v) };
+
+    public string Add(string a, string b) => Node("Add", [a, b]);
+
+    public string Sub(string a, string b) => Node("Sub", [a, b]);
+
+    public string Mul(string a, string b) => Node("Mul", [a, b]);
+
+    public string Div(string a, string b) => Node("Div", [a, b]);
+
+    public string Relu(string a) => Node("Relu", [a]);
+
+    /// <summary>min(a, 0) as a − relu(a).</summary>
+    public string NegPart(string a) => Sub(a, Relu(a));
+
+    public string Reshape(string a, params long[] shape) => Node("Reshape", [a, IntConst(shape)]);
+
+    /// <summary>z + ε·sign(z), with sign(0) = +1, so that a denominator is never within ε of zero.</summary>
+    public string Stabilize(string z, float eps)
+    {
+        var ge = Node("GreaterOrEqual", [z, Scalar(0f)]);
+        return Node("Where", [ge, Add(z, Scalar(eps)), Sub(z, Scalar(eps))]);
+    }
+
+    public string ReduceSum(string a, long[] axes, bool keepDims) =>
+        Node("ReduceSum", [a, IntConst(axes)], Int("keepdims", keepDims ? 1 : 0));
+
+    public string ReduceMax(string a, long[] axes, bool keepDims) =>
+        Opset >= 18
+            ? Node("ReduceMax", [a, IntConst(axes)], Int("keepdims", keepDims ? 1 : 0))
+            : Node("ReduceMax", [a], Ints("axes", axes), Int("keepdims", keepDims ? 1 : 0));
+
+    public string Conv(string x, string w, WindowGeometry g, long group) =>
+        Node("Conv", [x, w], Ints("kernel_shape", g.Kernel), Ints("strides", g.Strides), Ints("dilations", g.Dilations), Ints("pads", g.Pads), Int("group", group));
+
+    public string ConvTranspose(string s, string w, WindowGeometry g, long group) =>
+        Node("ConvTranspose", [s, w], Ints("kernel_shape", g.Kernel), Ints("strides", g.Strides), Ints("dilations", g.Dilations), Ints("pads", g.Pads), Ints("output_padding", g.OutputPadding()), Int("group", group));
+}

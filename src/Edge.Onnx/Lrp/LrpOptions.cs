@@ -1,0 +1,73 @@
+namespace Edge.Onnx.Lrp;
+
+/// <summary>The LRP rule used for a convolution that is neither the input layer nor a top layer.</summary>
+public enum LrpConvRule
+{
+    /// <summary>z⁺: only positive contributions (a⁺w⁺ and a⁻w⁻) count.</summary>
+    ZPlus,
+
+    /// <summary>γ: weights ρ(w) = w + γ·w⁺ (and w + γ·w⁻ for negative inputs); γ from <see cref="LrpOptions.Gamma"/>.</summary>
+    Gamma,
+
+    /// <summary>ε: the plain gradient×input-like rule with a stabiliser ε.</summary>
+    Epsilon,
+}
+
+/// <summary>How relevance goes back through a max-pool.</summary>
+public enum LrpMaxPoolRule
+{
+    /// <summary>All relevance of an output goes to the input that won the max.</summary>
+    Winner,
+
+    /// <summary>Relevance is shared over the window in proportion to each input (sum-pool z-rule).</summary>
+    Z,
+}
+
+/// <summary>Full LRP down to the pixels, or the cheap kiosk variant that stops at an intermediate layer.</summary>
+public enum LrpMode
+{
+    Full,
+
+    /// <summary>
+    /// Exact rules down to <see cref="LrpOptions.StopAt"/>, then the relevance is summed over channels and
+    /// projected to pixels with the flat rule (each output shares its relevance equally over its window).
+    /// </summary>
+    Reduced,
+}
+
+/// <summary>What the compiler does; defaults are the kiosk's.</summary>
+public sealed record LrpOptions
+{
+    public LrpMode Mode { get; init; } = LrpMode.Full;
+
+    public LrpConvRule ConvRule { get; init; } = LrpConvRule.Gamma;
+
+    /// <summary>γ of the γ rule; 0 gives the ε-free basic rule, large values approach z⁺. Default 0.25.</summary>
+    public float Gamma { get; init; } = 0.25f;
+
+    /// <summary>
+    /// ε of the ε rule (dense and top layers), also the stabiliser of every denominator that can change sign
+    /// (γ rule, residual Add, z-rule pooling), which bounds the amplification near zero. Default 0.01.
+    /// </summary>
+    public float Epsilon { get; init; } = 0.01f;
+
+    /// <summary>Added to the non-negative denominators (z⁺, z^B, global mean) so that 0/0 gives 0. Default 1e-9.</summary>
+    public float Stabilizer { get; init; } = 1e-9f;
+
+    public LrpMaxPoolRule MaxPoolRule { get; init; } = LrpMaxPoolRule.Winner;
+
+    /// <summary>Lower bound of every input value, for the z^B rule of the first layer (preprocessing: [−1, 1]).</summary>
+    public float InputLow { get; init; } = -1f;
+
+    /// <summary>Upper bound of every input value, for the z^B rule of the first layer.</summary>
+    public float InputHigh { get; init; } = 1f;
+
+    /// <summary>
+    /// Reduced mode: the tensor at which exact LRP stops. Null picks the output of the first residual Add
+    /// (the end of the first block), or the middle convolution where the graph has no Add.
+    /// </summary>
+    public string? StopAt { get; init; }
+
+    /// <summary>Emit the graph's own Softmax/score outputs as well as the relevance (default true).</summary>
+    public bool KeepScores { get; init; } = true;
+}
