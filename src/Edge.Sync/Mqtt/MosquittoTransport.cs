@@ -1,0 +1,1064 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading.Channels;
+using Edge.Sync.Mqtt.Native;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+using Polly.Timeout;
+using static Edge.Sync.Mqtt.Native.MosquittoNative;
+
+namespace Edge.Sync.Mqtt;
+
+/// <summary>
+/// <see cref="IMqttTransport"/> over libmosquitto. One dedicated network thread owns the socket: it connects and runs
+/// <c>mosquitto_loop</c>; libmosquitto's callbacks run on it and only record results, complete tasks and hand messages to
+/// bounded channels (they never throw into native code). A supervisor task keeps the connection up through a Polly
+/// pipeline (jittered exponential retry → circuit breaker → timeout per attempt). The mosquitto handle has one owner,
+/// a <see cref="MosquittoHandle"/>; the instance is reached from callbacks through a <see cref="GCHandle"/> user-data pointer.
+/// </summary>
+public sealed class MosquittoTransport : IMqttTransport
+{
+    private const int RequestNone = 0;
+    private const int RequestConnect = 1;
+    private const int RequestDisconnect = 2;
+
+    private readonly MqttBrokerOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly MosquittoHandle _handle;
+    private GCHandle _self;
+    private readonly Thread _networkThread;
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly Lock _gate = new();
+    private readonly Dictionary<int, TaskCompletionSource<int>> _pendingPublishes = [];
+    private readonly Dictionary<int, TaskCompletionSource<int>> _pendingSubscribes = [];
+    private readonly List<(string Filter, MqttQos Qos, Func<MqttMessage, CancellationToken, ValueTask> Handler)> _subscriptions = [];
+    private readonly SemaphoreSlim _inFlight;
+    private readonly Channel<MqttMessage> _received;
+    private readonly Channel<MqttStateChangedEventArgs> _stateEvents;
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly Task _messageDispatcher;
+    private readonly Task _stateDispatcher;
+    private readonly ResiliencePipeline _connectPipeline;
+    private readonly ResiliencePipeline _ackPipeline;
+    private readonly byte[]? _statusTopicUtf8;
+
+    private volatile MqttConnectionState _state = MqttConnectionState.Disconnected;
+    private volatile MqttTransportError? _lastError;
+    private volatile bool _stopNetwork;
+    private int _request;
+    private int _protocol;
+    private TaskCompletionSource<bool>? _attempt;
+    private TaskCompletionSource _connected = NewSignal();
+    private TaskCompletionSource _lost = NewSignal();
+    private CancellationTokenSource? _supervisorCts;
+    private Task? _supervisor;
+    private long _reconnects;
+    private long _connectFailures;
+    private int _disposed;
+
+    /// <summary>Creates the client (nothing is sent until <see cref="ConnectAsync"/>).</summary>
+    /// <exception cref="MqttTransportException">libmosquitto could not be loaded or refused the TLS/credential settings.</exception>
+    public MosquittoTransport(MqttBrokerOptions options, ILogger<MosquittoTransport> logger, TimeProvider timeProvider)
+    {
+        _options = options;
+        _logger = logger;
+        _time = timeProvider;
+        var errors = options.Validate("Broker");
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(Environment.NewLine, errors), nameof(options));
+        }
+
+        var version = EnsureInitialised();
+        ClientId = options.ClientId ?? $"edge-{Guid.NewGuid():N}";
+        _protocol = options.Protocol == MqttProtocol.V311 ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5;
+        _statusTopicUtf8 = options.StatusTopic is null ? null : Utf8Z(options.StatusTopic);
+        _inFlight = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
+        _received = Channel.CreateBounded<MqttMessage>(new BoundedChannelOptions(options.ReceiveBufferCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _stateEvents = Channel.CreateBounded<MqttStateChangedEventArgs>(new BoundedChannelOptions(256)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.DropOldest,
+        });
+
+        _self = GCHandle.Alloc(this, GCHandleType.Normal);
+        var raw = New(ClientId, options.CleanStart, GCHandle.ToIntPtr(_self));
+        if (raw == IntPtr.Zero)
+        {
+            _self.Free();
+            throw new MqttTransportException("mosquitto_new failed (out of memory or invalid client id)", MOSQ_ERR_NOMEM);
+        }
+
+        _handle = new MosquittoHandle(raw);
+        try
+        {
+            Configure();
+        }
+        catch
+        {
+            _handle.Dispose();
+            _self.Free();
+            throw;
+        }
+
+        _connectPipeline = BuildConnectPipeline();
+        _ackPipeline = new ResiliencePipelineBuilder { TimeProvider = timeProvider }
+            .AddTimeout(options.PublishTimeout)
+            .Build();
+
+        _networkThread = new Thread(NetworkLoop) { IsBackground = true, Name = $"mqtt-{ClientId}" };
+        _networkThread.Start();
+        _messageDispatcher = Task.Run(DispatchMessagesAsync);
+        _stateDispatcher = Task.Run(DispatchStateEventsAsync);
+        Log.TransportCreated(_logger, ClientId, options.Host, options.Port, $"{version.Major}.{version.Minor}.{version.Revision}");
+    }
+
+    /// <inheritdoc />
+    public string ClientId { get; }
+
+    /// <inheritdoc />
+    public MqttConnectionState State => _state;
+
+    /// <inheritdoc />
+    public MqttTransportError? LastError => _lastError;
+
+    /// <summary>Connections re-established after a loss since this instance was created.</summary>
+    public long ReconnectCount => Interlocked.Read(ref _reconnects);
+
+    /// <summary>Connect attempts that failed since this instance was created.</summary>
+    public long ConnectFailureCount => Interlocked.Read(ref _connectFailures);
+
+    /// <summary>The protocol version in use: 5 or 4 (3.1.1).</summary>
+    public int ProtocolVersion => Volatile.Read(ref _protocol);
+
+    /// <inheritdoc />
+    public event EventHandler<MqttStateChangedEventArgs>? StateChanged;
+
+    /// <inheritdoc />
+    public Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        lock (_gate)
+        {
+            if (_supervisor is null || _supervisor.IsCompleted)
+            {
+                _supervisorCts = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+                var token = _supervisorCts.Token;
+                _supervisor = Task.Run(() => SuperviseAsync(token), CancellationToken.None);
+            }
+        }
+
+        return WaitConnectedAsync(cancellationToken);
+    }
+
+    /// <summary>Completes when the transport is connected (it does not start the supervisor).</summary>
+    public Task WaitConnectedAsync(CancellationToken cancellationToken)
+    {
+        Task signal;
+        lock (_gate)
+        {
+            signal = _connected.Task;
+        }
+
+        return signal.WaitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<MqttPublishResult> PublishAsync(string topic, ReadOnlyMemory<byte> payload, MqttQos qos, bool retain, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var mid = 0;
+        try
+        {
+            var ack = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var topicUtf8 = Utf8Z(topic);
+            int rc;
+            lock (_gate)
+            {
+                if (_state != MqttConnectionState.Connected)
+                {
+                    throw new MqttNotConnectedException($"not connected to {_options.Host}:{_options.Port} (state {_state})");
+                }
+
+                rc = NativePublish(topicUtf8, payload.Span, qos, retain, out mid);
+
+                if (rc == MOSQ_ERR_SUCCESS)
+                {
+                    _pendingPublishes[mid] = ack;
+                }
+            }
+
+            if (rc != MOSQ_ERR_SUCCESS)
+            {
+                throw rc is MOSQ_ERR_NO_CONN or MOSQ_ERR_CONN_LOST
+                    ? new MqttNotConnectedException($"publish to '{topic}' failed: {ErrorText(rc)}")
+                    : new MqttTransportException($"publish to '{topic}' ({payload.Length} bytes) refused by libmosquitto: {ErrorText(rc)}", rc);
+            }
+
+            var reason = await _ackPipeline.ExecuteAsync(
+                static (state, token) => new ValueTask<int>(state.Task.WaitAsync(token)), ack, cancellationToken).ConfigureAwait(false);
+            return new MqttPublishResult(mid, reason);
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            Forget(_pendingPublishes, mid);
+            throw new TimeoutException($"no PUBACK for message {mid} on '{topic}' within {_options.PublishTimeout}", ex);
+        }
+        catch (OperationCanceledException)
+        {
+            Forget(_pendingPublishes, mid);
+            throw;
+        }
+        finally
+        {
+            _inFlight.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task SubscribeAsync(string topicFilter, MqttQos qos, Func<MqttMessage, CancellationToken, ValueTask> handler, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        ArgumentException.ThrowIfNullOrEmpty(topicFilter);
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_gate)
+        {
+            _subscriptions.Add((topicFilter, qos, handler));
+        }
+
+        await WaitConnectedAsync(cancellationToken).ConfigureAwait(false);
+        await SendSubscribeAsync(topicFilter, qos, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task DisconnectAsync(CancellationToken cancellationToken)
+    {
+        Task? supervisor;
+        lock (_gate)
+        {
+            supervisor = _supervisor;
+            _supervisorCts?.Cancel();
+        }
+
+        if (supervisor is not null)
+        {
+            try
+            {
+                await supervisor.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // the supervisor ends by cancellation; that is the normal way out
+            }
+        }
+
+        if (_state is MqttConnectionState.Connected or MqttConnectionState.Connecting)
+        {
+            var closed = _lost.Task;
+            Volatile.Write(ref _request, RequestDisconnect);
+            _wake.Release();
+            await closed.WaitAsync(_options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        SetState(MqttConnectionState.Disconnected, null);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(_options.ConnectTimeout);
+            await DisconnectAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or MqttTransportException)
+        {
+            Log.DisconnectFailed(_logger, ex);
+        }
+
+        _stopNetwork = true;
+        _wake.Release();
+        await _lifetime.CancelAsync().ConfigureAwait(false);
+        _networkThread.Join();
+        _received.Writer.TryComplete();
+        _stateEvents.Writer.TryComplete();
+        await Task.WhenAll(_messageDispatcher, _stateDispatcher).ConfigureAwait(false);
+        SetStateNoEvent(MqttConnectionState.Closed);
+        _handle.Dispose();
+        _self.Free();
+        _lifetime.Dispose();
+        _supervisorCts?.Dispose();
+        _wake.Dispose();
+        _inFlight.Dispose();
+    }
+
+    private unsafe void Configure()
+    {
+        Check(ThreadedSet(_handle, true), "mosquitto_threaded_set");
+        Check(IntOption(_handle, MOSQ_OPT_TCP_NODELAY, 1), "MOSQ_OPT_TCP_NODELAY");
+        Check(IntOption(_handle, MOSQ_OPT_RECEIVE_MAXIMUM, _options.ReceiveMaximum), "MOSQ_OPT_RECEIVE_MAXIMUM");
+        if (_options.Username is not null)
+        {
+            Check(UsernamePwSet(_handle, _options.Username, _options.Password), "mosquitto_username_pw_set");
+        }
+
+        if (_options.Tls.Enabled)
+        {
+            var tls = _options.Tls;
+            var rc = TlsSet(_handle, tls.CaFile, tls.CaPath, tls.CertFile, tls.KeyFile, IntPtr.Zero);
+            if (rc != MOSQ_ERR_SUCCESS)
+            {
+                throw new MqttTransportException(
+                    $"TLS settings refused by libmosquitto ({ErrorText(rc)}): check Broker:Tls:CaFile/CaPath/CertFile/KeyFile", rc, null, MqttErrorKind.Tls);
+            }
+
+            Check(TlsInsecureSet(_handle, tls.AllowUntrustedHostname), "mosquitto_tls_insecure_set");
+        }
+
+        ConnectV5CallbackSet(_handle, &OnConnectNative);
+        DisconnectV5CallbackSet(_handle, &OnDisconnectNative);
+        PublishV5CallbackSet(_handle, &OnPublishNative);
+        SubscribeV5CallbackSet(_handle, &OnSubscribeNative);
+        MessageV5CallbackSet(_handle, &OnMessageNative);
+        LogCallbackSet(_handle, &OnLogNative);
+    }
+
+    private static void Check(int rc, string what)
+    {
+        if (rc != MOSQ_ERR_SUCCESS)
+        {
+            throw new MqttTransportException($"{what} failed: {ErrorText(rc)}", rc);
+        }
+    }
+
+    private ResiliencePipeline BuildConnectPipeline()
+    {
+        var handled = new PredicateBuilder()
+            .Handle<MqttTransportException>()
+            .Handle<TimeoutRejectedException>();
+        return new ResiliencePipelineBuilder { TimeProvider = _time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<MqttTransportException>().Handle<TimeoutRejectedException>().Handle<BrokenCircuitException>(),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = _options.ReconnectMinDelay,
+                MaxDelay = _options.ReconnectMaxDelay,
+                MaxRetryAttempts = int.MaxValue,
+                DelayGenerator = static args => new ValueTask<TimeSpan?>(
+                    args.Outcome.Exception is BrokenCircuitException { RetryAfter: { } after } ? after : null),
+                OnRetry = args =>
+                {
+                    if (args.Outcome.Exception is not BrokenCircuitException)
+                    {
+                        Log.ConnectRetry(_logger, _options.Host, _options.Port, args.AttemptNumber + 1, args.RetryDelay, args.Outcome.Exception?.Message);
+                    }
+
+                    if (_state != MqttConnectionState.CircuitOpen)
+                    {
+                        SetState(MqttConnectionState.WaitingToReconnect, _lastError);
+                    }
+
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = handled,
+                FailureRatio = 1.0,
+                MinimumThroughput = _options.CircuitBreakerFailures,
+                SamplingDuration = _options.CircuitBreakerSampling,
+                BreakDuration = _options.CircuitBreakerBreak,
+                OnOpened = args =>
+                {
+                    Log.CircuitOpened(_logger, _options.Host, _options.Port, args.BreakDuration, _lastError?.Message);
+                    SetState(MqttConnectionState.CircuitOpen, _lastError);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    Log.CircuitClosed(_logger, _options.Host, _options.Port);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .AddTimeout(_options.ConnectTimeout)
+            .Build();
+    }
+
+    private async Task SuperviseAsync(CancellationToken cancellationToken)
+    {
+        var first = true;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _connectPipeline.ExecuteAsync(ConnectOnceAsync, cancellationToken).ConfigureAwait(false);
+                if (!first)
+                {
+                    Interlocked.Increment(ref _reconnects);
+                }
+
+                first = false;
+                Task lost;
+                lock (_gate)
+                {
+                    lost = _lost.Task;
+                }
+
+                await AfterConnectAsync(cancellationToken).ConfigureAwait(false);
+                await lost.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // Per-iteration safety net: log and go on (the pipeline handles the expected failures).
+                Log.SupervisorError(_logger, ex);
+                await Task.Delay(_options.ReconnectMinDelay, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask ConnectOnceAsync(CancellationToken cancellationToken)
+    {
+        var attempt = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            if (_state == MqttConnectionState.Connected)
+            {
+                return;
+            }
+
+            _attempt = attempt;
+        }
+
+        SetState(MqttConnectionState.Connecting, _lastError);
+        Volatile.Write(ref _request, RequestConnect);
+        _wake.Release();
+        try
+        {
+            var sessionPresent = await attempt.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            Log.Connected(_logger, ClientId, _options.Host, _options.Port, ProtocolVersion == MQTT_PROTOCOL_V5 ? "5" : "3.1.1", sessionPresent);
+        }
+        catch (MqttTransportException ex)
+        {
+            Interlocked.Increment(ref _connectFailures);
+            if (ex.Kind == MqttErrorKind.Protocol && _options.Protocol == MqttProtocol.Auto && ProtocolVersion == MQTT_PROTOCOL_V5)
+            {
+                Volatile.Write(ref _protocol, MQTT_PROTOCOL_V311);
+                Log.ProtocolFallback(_logger, _options.Host, _options.Port);
+            }
+
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            Interlocked.Increment(ref _connectFailures);
+            RecordError(MqttErrorKind.Unreachable, $"no CONNACK from {_options.Host}:{_options.Port} within {_options.ConnectTimeout}", 0, null);
+            throw;
+        }
+    }
+
+    private async Task AfterConnectAsync(CancellationToken cancellationToken)
+    {
+        if (_statusTopicUtf8 is not null)
+        {
+            try
+            {
+                var result = await PublishAsync(_options.StatusTopic!, "online"u8.ToArray(), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+                if (!result.IsSuccess)
+                {
+                    Log.StatusRefused(_logger, _options.StatusTopic!, result.ReasonCode, ReasonText(result.ReasonCode));
+                }
+            }
+            catch (Exception ex) when (ex is MqttTransportException or TimeoutException)
+            {
+                Log.StatusPublishFailed(_logger, _options.StatusTopic!, ex);
+            }
+        }
+
+        (string Filter, MqttQos Qos)[] subscriptions;
+        lock (_gate)
+        {
+            subscriptions = [.. _subscriptions.Select(s => (s.Filter, s.Qos)).Distinct()];
+        }
+
+        foreach (var (filter, qos) in subscriptions)
+        {
+            try
+            {
+                await SendSubscribeAsync(filter, qos, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is MqttTransportException or TimeoutException)
+            {
+                Log.ResubscribeFailed(_logger, filter, ex);
+            }
+        }
+    }
+
+    private async Task SendSubscribeAsync(string filter, MqttQos qos, CancellationToken cancellationToken)
+    {
+        var ack = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var filterUtf8 = Utf8Z(filter);
+        int rc, mid;
+        lock (_gate)
+        {
+            if (_state != MqttConnectionState.Connected)
+            {
+                throw new MqttNotConnectedException($"cannot subscribe to '{filter}': not connected");
+            }
+
+            rc = NativeSubscribe(filterUtf8, qos, out mid);
+
+            if (rc == MOSQ_ERR_SUCCESS)
+            {
+                _pendingSubscribes[mid] = ack;
+            }
+        }
+
+        if (rc != MOSQ_ERR_SUCCESS)
+        {
+            throw new MqttTransportException($"subscribe to '{filter}' failed: {ErrorText(rc)}", rc);
+        }
+
+        int granted;
+        try
+        {
+            granted = await _ackPipeline.ExecuteAsync(
+                static (state, token) => new ValueTask<int>(state.Task.WaitAsync(token)), ack, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            Forget(_pendingSubscribes, mid);
+            throw new TimeoutException($"no SUBACK for '{filter}' within {_options.PublishTimeout}", ex);
+        }
+
+        if (granted >= 0x80)
+        {
+            throw new MqttTransportException($"broker refused subscription '{filter}': {ReasonText(granted)} (0x{granted:X2})", 0, granted, MqttErrorKind.NotAuthorized);
+        }
+
+        Log.Subscribed(_logger, filter, granted);
+    }
+
+    private unsafe int NativePublish(byte[] topicUtf8, ReadOnlySpan<byte> payload, MqttQos qos, bool retain, out int mid)
+    {
+        fixed (byte* t = topicUtf8)
+        fixed (byte* p = payload)
+        {
+            return PublishV5(_handle, out mid, t, payload.Length, p, (int)qos, retain, IntPtr.Zero);
+        }
+    }
+
+    private unsafe int NativeSubscribe(byte[] filterUtf8, MqttQos qos, out int mid)
+    {
+        fixed (byte* f = filterUtf8)
+        {
+            return SubscribeV5(_handle, out mid, f, (int)qos, 0, IntPtr.Zero);
+        }
+    }
+
+    private void Forget(Dictionary<int, TaskCompletionSource<int>> pending, int mid)
+    {
+        if (mid != 0)
+        {
+            lock (_gate)
+            {
+                pending.Remove(mid);
+            }
+        }
+    }
+
+    // ---- network thread ----
+
+    private void NetworkLoop()
+    {
+        var open = false;
+        while (!_stopNetwork)
+        {
+            try
+            {
+                var request = Interlocked.Exchange(ref _request, RequestNone);
+                if (request == RequestConnect)
+                {
+                    if (open)
+                    {
+                        _ = DisconnectV5(_handle, 0, IntPtr.Zero);
+                        _ = Loop(_handle, 10, 1);
+                        open = false;
+                        OnConnectionClosed(MOSQ_ERR_CONN_LOST, "replaced by a new connect attempt");
+                    }
+
+                    open = OpenSocket();
+                }
+                else if (request == RequestDisconnect && open)
+                {
+                    _ = DisconnectV5(_handle, 0, IntPtr.Zero);
+                }
+
+                if (open)
+                {
+                    var rc = Loop(_handle, 100, 1);
+                    if (rc != MOSQ_ERR_SUCCESS)
+                    {
+                        open = false;
+                        OnConnectionClosed(rc, rc == MOSQ_ERR_ERRNO ? Marshal.GetLastPInvokeErrorMessage() : null);
+                    }
+                }
+                else
+                {
+                    _wake.Wait(250);
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.NetworkLoopError(_logger, ex);
+            }
+        }
+
+        if (open)
+        {
+            // Graceful close on dispose: DISCONNECT and a few loop passes to flush it.
+            _ = DisconnectV5(_handle, 0, IntPtr.Zero);
+            for (var i = 0; i < 10 && Loop(_handle, 10, 1) == MOSQ_ERR_SUCCESS; i++)
+            {
+            }
+
+            OnConnectionClosed(MOSQ_ERR_SUCCESS, "closed");
+        }
+    }
+
+    private unsafe bool OpenSocket()
+    {
+        var properties = IntPtr.Zero;
+        try
+        {
+            var protocol = ProtocolVersion;
+            _ = IntOption(_handle, MOSQ_OPT_PROTOCOL_VERSION, protocol);
+            if (protocol == MQTT_PROTOCOL_V5)
+            {
+                var expiry = (uint)Math.Min(uint.MaxValue, _options.SessionExpiry.TotalSeconds);
+                Check(PropertyAddInt32(ref properties, MQTT_PROP_SESSION_EXPIRY_INTERVAL, expiry), "session-expiry property");
+            }
+
+            if (_statusTopicUtf8 is not null)
+            {
+                var offline = "offline"u8;
+                fixed (byte* p = offline)
+                {
+                    Check(WillSetV5(_handle, _options.StatusTopic!, offline.Length, p, (int)MqttQos.AtLeastOnce, true, IntPtr.Zero), "mosquitto_will_set_v5");
+                }
+            }
+
+            var rc = ConnectBindV5(_handle, _options.Host, _options.Port, (int)_options.KeepAlive.TotalSeconds, null, properties);
+            if (rc != MOSQ_ERR_SUCCESS)
+            {
+                var detail = rc == MOSQ_ERR_ERRNO ? Marshal.GetLastPInvokeErrorMessage() : ErrorText(rc);
+                var kind = rc is MOSQ_ERR_TLS or MOSQ_ERR_TLS_HANDSHAKE ? MqttErrorKind.Tls : MqttErrorKind.Unreachable;
+                FailAttempt(kind, $"cannot connect to {_options.Host}:{_options.Port}: {detail}", rc, null);
+                return false;
+            }
+
+            return true;
+        }
+        catch (MqttTransportException ex)
+        {
+            FailAttempt(MqttErrorKind.Other, ex.Message, ex.LibraryCode, null);
+            return false;
+        }
+        finally
+        {
+            if (properties != IntPtr.Zero)
+            {
+                PropertyFreeAll(ref properties);
+            }
+        }
+    }
+
+    private void FailAttempt(MqttErrorKind kind, string message, int libraryCode, int? reasonCode)
+    {
+        var error = RecordError(kind, message, libraryCode, reasonCode);
+        TaskCompletionSource<bool>? attempt;
+        lock (_gate)
+        {
+            attempt = _attempt;
+            _attempt = null;
+        }
+
+        attempt?.TrySetException(new MqttTransportException(error.Message, libraryCode, reasonCode, kind));
+    }
+
+    private MqttTransportError RecordError(MqttErrorKind kind, string message, int libraryCode, int? reasonCode)
+    {
+        var error = new MqttTransportError(kind, message, libraryCode, reasonCode, _time.GetUtcNow());
+        _lastError = error;
+        Log.TransportError(_logger, kind, message);
+        return error;
+    }
+
+    private void OnConnect(int rc, int flags)
+    {
+        if (rc == 0)
+        {
+            TaskCompletionSource<bool>? attempt;
+            TaskCompletionSource connected;
+            lock (_gate)
+            {
+                attempt = _attempt;
+                _attempt = null;
+                _lost = NewSignal();
+                connected = _connected;
+            }
+
+            _lastError = null;
+            SetState(MqttConnectionState.Connected, null);
+            attempt?.TrySetResult((flags & 1) != 0);
+            connected.TrySetResult();
+            return;
+        }
+
+        var v5 = ProtocolVersion == MQTT_PROTOCOL_V5;
+        var text = v5 ? ReasonText(rc) : Marshal.PtrToStringUTF8(ConnackString(rc)) ?? $"code {rc}";
+        var kind = (v5, rc) switch
+        {
+            (true, 0x86 or 0x87 or 0x8C) or (false, 4 or 5) => MqttErrorKind.NotAuthorized,
+            (true, MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION) or (false, CONNACK_REFUSED_PROTOCOL_VERSION) => MqttErrorKind.Protocol,
+            _ => MqttErrorKind.Other,
+        };
+        var advice = kind == MqttErrorKind.NotAuthorized ? " — check Sync:Broker:Username/Password and the broker's ACL" : string.Empty;
+        FailAttempt(kind, $"broker {_options.Host}:{_options.Port} refused the connection: {text} (code 0x{rc:X2}){advice}", MOSQ_ERR_CONN_REFUSED, rc);
+    }
+
+    private void OnConnectionClosed(int rc, string? detail)
+    {
+        List<TaskCompletionSource<int>> orphans;
+        TaskCompletionSource lost;
+        TaskCompletionSource<bool>? attempt;
+        bool wasConnected;
+        lock (_gate)
+        {
+            orphans = [.. _pendingPublishes.Values, .. _pendingSubscribes.Values];
+            _pendingPublishes.Clear();
+            _pendingSubscribes.Clear();
+            lost = _lost;
+            attempt = _attempt;
+            _attempt = null;
+            wasConnected = _state == MqttConnectionState.Connected;
+            if (wasConnected)
+            {
+                _connected = NewSignal();
+            }
+        }
+
+        var message = rc == MOSQ_ERR_SUCCESS
+            ? $"disconnected from {_options.Host}:{_options.Port}"
+            : $"connection to {_options.Host}:{_options.Port} lost: {ErrorText(rc)}{(detail is null ? string.Empty : $" ({detail})")}";
+        if (wasConnected && rc != MOSQ_ERR_SUCCESS)
+        {
+            RecordError(MqttErrorKind.Unreachable, message, rc, null);
+        }
+
+        var failure = new MqttNotConnectedException(message);
+        foreach (var orphan in orphans)
+        {
+            orphan.TrySetException(failure);
+        }
+
+        attempt?.TrySetException(_lastError is { } e && e.Kind != MqttErrorKind.Unreachable
+            ? new MqttTransportException(e.Message, e.LibraryCode, e.ReasonCode, e.Kind)
+            : new MqttTransportException(message, rc, null, MqttErrorKind.Unreachable));
+        if (wasConnected)
+        {
+            SetState(_stopNetwork || _supervisorCts?.IsCancellationRequested == true ? MqttConnectionState.Disconnected : MqttConnectionState.WaitingToReconnect, _lastError);
+        }
+
+        lost.TrySetResult();
+    }
+
+    private void OnPublished(int mid, int reasonCode)
+    {
+        TaskCompletionSource<int>? ack;
+        lock (_gate)
+        {
+            _pendingPublishes.Remove(mid, out ack);
+        }
+
+        ack?.TrySetResult(reasonCode);
+    }
+
+    private void OnSubscribed(int mid, int grantedQos)
+    {
+        TaskCompletionSource<int>? ack;
+        lock (_gate)
+        {
+            _pendingSubscribes.Remove(mid, out ack);
+        }
+
+        ack?.TrySetResult(grantedQos);
+    }
+
+    private unsafe void OnMessage(MosquittoMessage* message)
+    {
+        var topic = Marshal.PtrToStringUTF8((IntPtr)message->Topic) ?? string.Empty;
+        var payload = new ReadOnlySpan<byte>(message->Payload, message->PayloadLength).ToArray();
+        var item = new MqttMessage(topic, payload, (MqttQos)Math.Min(message->Qos, 1), message->Retain);
+
+        // libmosquitto has already acknowledged this message, so dropping it would lose it. When handlers fall
+        // behind and the buffer is full, this thread waits — reading from the socket pauses, the broker queues.
+        var spins = 0;
+        while (!_received.Writer.TryWrite(item))
+        {
+            if (_stopNetwork)
+            {
+                return;
+            }
+
+            if (spins++ == 0)
+            {
+                Log.ReceiveBackpressure(_logger, _options.ReceiveBufferCapacity);
+            }
+
+            Thread.Sleep(1);
+        }
+    }
+
+    private void SetState(MqttConnectionState state, MqttTransportError? error)
+    {
+        var previous = _state;
+        if (previous == state || previous == MqttConnectionState.Closed)
+        {
+            return;
+        }
+
+        _state = state;
+        _stateEvents.Writer.TryWrite(new MqttStateChangedEventArgs(previous, state, error));
+    }
+
+    private void SetStateNoEvent(MqttConnectionState state) => _state = state;
+
+    private async Task DispatchMessagesAsync()
+    {
+        var token = _lifetime.Token;
+        await foreach (var message in _received.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            (string Filter, MqttQos Qos, Func<MqttMessage, CancellationToken, ValueTask> Handler)[] subscriptions;
+            lock (_gate)
+            {
+                subscriptions = [.. _subscriptions];
+            }
+
+            foreach (var subscription in subscriptions)
+            {
+                if (!TopicFilter.Matches(subscription.Filter, message.Topic))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await subscription.Handler(message, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    Log.HandlerFailed(_logger, subscription.Filter, message.Topic, ex);
+                }
+            }
+        }
+    }
+
+    private async Task DispatchStateEventsAsync()
+    {
+        await foreach (var change in _stateEvents.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            Log.StateChanged(_logger, ClientId, change.Previous, change.Current);
+            try
+            {
+                StateChanged?.Invoke(this, change);
+            }
+            catch (Exception ex)
+            {
+                Log.HandlerFailed(_logger, "StateChanged", ClientId, ex);
+            }
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static byte[] Utf8Z(string text)
+    {
+        var bytes = new byte[Encoding.UTF8.GetByteCount(text) + 1];
+        Encoding.UTF8.GetBytes(text, bytes);
+        return bytes;
+    }
+
+    // ---- native callbacks: run on the network thread inside mosquitto_loop; never throw ----
+
+    private static MosquittoTransport? From(IntPtr userData) =>
+        userData == IntPtr.Zero ? null : GCHandle.FromIntPtr(userData).Target as MosquittoTransport;
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe void OnConnectNative(IntPtr mosq, IntPtr userData, int rc, int flags, IntPtr properties)
+    {
+        var self = From(userData);
+        try
+        {
+            self?.OnConnect(rc, flags);
+        }
+        catch (Exception ex)
+        {
+            self?.CallbackFailed(nameof(OnConnectNative), ex);
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe void OnDisconnectNative(IntPtr mosq, IntPtr userData, int rc, IntPtr properties)
+    {
+        var self = From(userData);
+        try
+        {
+            if (self is not null && rc != 0)
+            {
+                Log.DisconnectReason(self._logger, rc, ErrorText(rc));
+            }
+        }
+        catch (Exception ex)
+        {
+            self?.CallbackFailed(nameof(OnDisconnectNative), ex);
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe void OnPublishNative(IntPtr mosq, IntPtr userData, int mid, int reasonCode, IntPtr properties)
+    {
+        var self = From(userData);
+        try
+        {
+            self?.OnPublished(mid, reasonCode);
+        }
+        catch (Exception ex)
+        {
+            self?.CallbackFailed(nameof(OnPublishNative), ex);
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe void OnSubscribeNative(IntPtr mosq, IntPtr userData, int mid, int qosCount, int* grantedQos, IntPtr properties)
+    {
+        var self = From(userData);
+        try
+        {
+            self?.OnSubscribed(mid, qosCount > 0 && grantedQos != null ? grantedQos[0] : 0x80);
+        }
+        catch (Exception ex)
+        {
+            self?.CallbackFailed(nameof(OnSubscribeNative), ex);
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe void OnMessageNative(IntPtr mosq, IntPtr userData, MosquittoMessage* message, IntPtr properties)
+    {
+        var self = From(userData);
+        try
+        {
+            self?.OnMessage(message);
+        }
+        catch (Exception ex)
+        {
+            self?.CallbackFailed(nameof(OnMessageNative), ex);
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe void OnLogNative(IntPtr mosq, IntPtr userData, int level, byte* text)
+    {
+        var self = From(userData);
+        try
+        {
+            if (self is not null && self._logger.IsEnabled(LogLevel.Trace))
+            {
+                Log.LibraryLog(self._logger, level, Marshal.PtrToStringUTF8((IntPtr)text));
+            }
+        }
+        catch (Exception ex)
+        {
+            self?.CallbackFailed(nameof(OnLogNative), ex);
+        }
+    }
+
+    private void CallbackFailed(string callback, Exception ex)
+    {
+        try
+        {
+            Log.CallbackFailed(_logger, callback, ex);
+        }
+        catch (Exception)
+        {
+            // Nothing may escape into native code, not even a failing logger.
+        }
+    }
+}
+
+/// <summary>MQTT topic-filter matching (<c>+</c>, <c>#</c>, and <c>$share/group/</c> prefixes).</summary>
+public static class TopicFilter
+{
+    /// <summary>True when <paramref name="topic"/> matches <paramref name="filter"/>.</summary>
+    public static bool Matches(string filter, string topic)
+    {
+        if (filter.StartsWith("$share/", StringComparison.Ordinal))
+        {
+            var slash = filter.IndexOf('/', "$share/".Length);
+            if (slash < 0)
+            {
+                return false;
+            }
+
+            filter = filter[(slash + 1)..];
+        }
+
+        // Topics starting with '$' never match a filter starting with a wildcard.
+        if (topic.StartsWith('$') && (filter.StartsWith('+') || filter.StartsWith('#')))
+        {
+            return false;
+        }
+
+        var f = filter.Split('/');
+        var t = topic.Split('/');
+        for (var i = 0; i < f.Length; i++)
+        {
+            if (f[i] == "#")
+            {
+                return true;
+            }
+
+            if (i >= t.Length || (f[i] != "+" && !string.Equals(f[i], t[i], StringComparison.Ordinal)))
+            {
+                return false;
+            }
+        }
+
+        return f.Length == t.Length;
+    }
+}
