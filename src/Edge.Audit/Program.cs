@@ -1,2 +1,4 @@
-Console.Error.WriteLine("edge-audit: the audit service is not built yet (issue: the central audit store).");
-return 2;
+using Edge.Audit;
+
+using var stop = new CancellationTokenSource();
+return await AuditCommandLine.RunAsync(args, Console.Out, Console.Error, stop.Token);

@@ -1,0 +1,46 @@
+using Edge.Audit.Ingest;
+
+namespace Edge.Audit.Storage;
+
+/// <summary>The audit store: one interface, SQLite and PostgreSQL behind it.</summary>
+public interface IAuditStore
+{
+    StorageProvider Provider { get; }
+
+    /// <summary>Applies the versioned migrations not yet applied; returns the schema version.</summary>
+    Task<int> MigrateAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stores new events (a known event id is a duplicate, not stored twice) and maintains the hourly roll-up.</summary>
+    Task<WriteResult> WriteEventsAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken);
+
+    /// <summary>Records kiosk statuses (an older status than the one stored is ignored).</summary>
+    Task WriteStatusesAsync(IReadOnlyList<IncomingStatus> statuses, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<EventRow>> ListEventsAsync(EventQuery query, CancellationToken cancellationToken);
+
+    IAsyncEnumerable<EventRow> ExportEventsAsync(EventQuery query, CancellationToken cancellationToken);
+
+    Task<EventDetailRecord?> GetEventAsync(string eventId, CancellationToken cancellationToken);
+
+    /// <summary>Appends a review to the trail and moves the event's state; null when the event is unknown.</summary>
+    Task<ReviewRow?> AddReviewAsync(string eventId, string action, string comment, string actor, long atMs, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Recomputes the roll-up from the events table (after a bulk load or a repair).</summary>
+    Task RebuildRollupsAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<KioskStatusRow>> ListKioskStatusAsync(CancellationToken cancellationToken);
+
+    Task<long> CreateTokenAsync(string owner, string role, string tokenSha256, long createdAtMs, CancellationToken cancellationToken);
+
+    Task<TokenRow?> FindTokenAsync(string tokenSha256, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TokenRow>> ListTokensAsync(CancellationToken cancellationToken);
+
+    Task<bool> RevokeTokenAsync(long id, long atMs, CancellationToken cancellationToken);
+
+    Task<RetentionResult> PurgeAsync(RetentionCutoffs cutoffs, CancellationToken cancellationToken);
+
+    Task<long> CountEventsAsync(CancellationToken cancellationToken);
+}
