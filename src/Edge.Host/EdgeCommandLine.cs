@@ -16,6 +16,10 @@ internal static class EdgeCommandLine
         var rest = args[1..];
         switch (args[0])
         {
+            case "model" when rest.Length > 0 && rest[0] == "adapt":
+                return await Commands.ModelAdaptCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
+            case "model" when rest.Length > 0 && rest[0] == "adapt-eval":
+                return await Commands.ModelAdaptEvalCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
             case "model":
                 return await Commands.ModelCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
@@ -30,5 +34,7 @@ internal static class EdgeCommandLine
         commands:
           doctor     what is installed, what is missing, and the command that fixes it
           model      model build: convert the pinned TF.js source models to ONNX (+ manifest)
+                     model adapt: a site model from the site's face crops (re-normalisation, head refit)
+                     model adapt-eval: the adaptation experiment (clean vs camera-shifted crops)
         """;
 }
