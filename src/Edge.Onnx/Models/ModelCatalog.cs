@@ -45,14 +45,14 @@ public static class ModelCatalog
 
     public static IReadOnlyList<ModelSpec> All { get; } =
     [
+        BlazeFace(BlazeFaceBack, 256),
+        BlazeFace(BlazeFaceFront, 128),
         new(
             Emotion,
             "facial expression, 7 softmax probabilities",
             new("input_1", [-1, 64, 64, 1], "NHWC", GreyInput),
             [new("Identity", [-1, 7], "NC", "softmax probabilities in class order")],
             ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]),
-        BlazeFace(BlazeFaceBack, 256),
-        BlazeFace(BlazeFaceFront, 128),
         new(
             Gender,
             "gender, 2 softmax probabilities",

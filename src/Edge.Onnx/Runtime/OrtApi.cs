@@ -23,7 +23,6 @@ internal sealed unsafe class OrtApi
     internal const int SlotCreateSessionOptions = 10;
     internal const int SlotSetOptimizedModelFilePath = 11;
     internal const int SlotSetSessionExecutionMode = 13;
-    internal const int SlotSetSessionLogSeverityLevel = 22;
     internal const int SlotSetSessionGraphOptimizationLevel = 23;
     internal const int SlotSetIntraOpNumThreads = 24;
     internal const int SlotSetInterOpNumThreads = 25;
@@ -43,7 +42,6 @@ internal sealed unsafe class OrtApi
     internal const int SlotGetTensorElementType = 60;
     internal const int SlotGetDimensionsCount = 61;
     internal const int SlotGetDimensions = 62;
-    internal const int SlotGetTensorShapeElementCount = 64;
     internal const int SlotGetTensorTypeAndShape = 65;
     internal const int SlotCreateCpuMemoryInfo = 69;
     internal const int SlotAllocatorFree = 76;
@@ -83,7 +81,6 @@ internal sealed unsafe class OrtApi
         CreateSessionOptions = (delegate* unmanaged[Cdecl]<nint*, nint>)_table[SlotCreateSessionOptions];
         SetOptimizedModelFilePath = (delegate* unmanaged[Cdecl]<nint, void*, nint>)_table[SlotSetOptimizedModelFilePath];
         SetSessionExecutionMode = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetSessionExecutionMode];
-        SetSessionLogSeverityLevel = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetSessionLogSeverityLevel];
         SetSessionGraphOptimizationLevel = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetSessionGraphOptimizationLevel];
         SetIntraOpNumThreads = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetIntraOpNumThreads];
         SetInterOpNumThreads = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetInterOpNumThreads];
@@ -103,7 +100,6 @@ internal sealed unsafe class OrtApi
         GetTensorElementType = (delegate* unmanaged[Cdecl]<nint, int*, nint>)_table[SlotGetTensorElementType];
         GetDimensionsCount = (delegate* unmanaged[Cdecl]<nint, nuint*, nint>)_table[SlotGetDimensionsCount];
         GetDimensions = (delegate* unmanaged[Cdecl]<nint, long*, nuint, nint>)_table[SlotGetDimensions];
-        GetTensorShapeElementCount = (delegate* unmanaged[Cdecl]<nint, nuint*, nint>)_table[SlotGetTensorShapeElementCount];
         GetTensorTypeAndShape = (delegate* unmanaged[Cdecl]<nint, nint*, nint>)_table[SlotGetTensorTypeAndShape];
         CreateCpuMemoryInfo = (delegate* unmanaged[Cdecl]<int, int, nint*, nint>)_table[SlotCreateCpuMemoryInfo];
         AllocatorFree = (delegate* unmanaged[Cdecl]<nint, void*, nint>)_table[SlotAllocatorFree];
@@ -139,7 +135,6 @@ internal sealed unsafe class OrtApi
     public readonly delegate* unmanaged[Cdecl]<nint*, nint> CreateSessionOptions;
     public readonly delegate* unmanaged[Cdecl]<nint, void*, nint> SetOptimizedModelFilePath;
     public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetSessionExecutionMode;
-    public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetSessionLogSeverityLevel;
     public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetSessionGraphOptimizationLevel;
     public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetIntraOpNumThreads;
     public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetInterOpNumThreads;
@@ -159,7 +154,6 @@ internal sealed unsafe class OrtApi
     public readonly delegate* unmanaged[Cdecl]<nint, int*, nint> GetTensorElementType;
     public readonly delegate* unmanaged[Cdecl]<nint, nuint*, nint> GetDimensionsCount;
     public readonly delegate* unmanaged[Cdecl]<nint, long*, nuint, nint> GetDimensions;
-    public readonly delegate* unmanaged[Cdecl]<nint, nuint*, nint> GetTensorShapeElementCount;
     public readonly delegate* unmanaged[Cdecl]<nint, nint*, nint> GetTensorTypeAndShape;
     public readonly delegate* unmanaged[Cdecl]<int, int, nint*, nint> CreateCpuMemoryInfo;
     public readonly delegate* unmanaged[Cdecl]<nint, void*, nint> AllocatorFree;

@@ -70,7 +70,7 @@ public static class OrtLibraryLocator
         {
             throw new DllNotFoundException(
                 $"ONNX Runtime library not found at the configured path {configuredPath} (no such file). "
-                + $"Run ./edge setup, or correct Edge:Onnx:LibraryPath / {EnvironmentVariable}.");
+                + $"Run ./edge setup, or correct Onnx:LibraryPath / {EnvironmentVariable}.");
         }
     }
 
@@ -106,7 +106,7 @@ public static class OrtLibraryLocator
 
         throw new DllNotFoundException(
             "ONNX Runtime library not found; tried: " + string.Join("; ", tried)
-            + $". Run ./edge setup, or set {EnvironmentVariable} or Edge:Onnx:LibraryPath to libonnxruntime {ExpectedVersion}.");
+            + $". Run ./edge setup, or set {EnvironmentVariable} or Onnx:LibraryPath to libonnxruntime {ExpectedVersion}.");
     }
 
     internal static bool SameFile(string a, string b)

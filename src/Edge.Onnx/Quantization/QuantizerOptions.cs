@@ -1,0 +1,73 @@
+namespace Edge.Onnx.Quantization;
+
+/// <summary>The integer type activations are quantized to.</summary>
+public enum ActivationType
+{
+    /// <summary>Asymmetric uint8 (zero point in 0..255). The layout ONNX Runtime fuses fastest on x86 (U8S8).</summary>
+    UInt8,
+
+    /// <summary>Symmetric int8 (zero point 0). More accurate on signed tensors, slower on ONNX Runtime CPU.</summary>
+    Int8,
+}
+
+/// <summary>How an activation's range is chosen from the calibration data.</summary>
+public enum CalibrationMethod
+{
+    /// <summary>The observed minimum and maximum.</summary>
+    MinMax,
+
+    /// <summary>The <see cref="QuantizerOptions.Percentile"/> percentile at each end of the observed distribution.</summary>
+    Percentile,
+
+    /// <summary>The clipping threshold that minimises the KL divergence between the float and quantized histograms.</summary>
+    Entropy,
+}
+
+/// <summary>Settings for <see cref="Quantizer"/>. Defaults give the layout ONNX Runtime 1.30 fuses on x86 CPUs.</summary>
+public sealed record QuantizerOptions
+{
+    /// <summary>Activation integer type. Default <see cref="ActivationType.UInt8"/>.</summary>
+    public ActivationType ActivationType { get; init; } = ActivationType.UInt8;
+
+    /// <summary>Range selection. Default <see cref="CalibrationMethod.Percentile"/>.</summary>
+    public CalibrationMethod Calibration { get; init; } = CalibrationMethod.Percentile;
+
+    /// <summary>Percentile kept at each end for <see cref="CalibrationMethod.Percentile"/>, in (50, 100]. Default 99.99.</summary>
+    public double Percentile { get; init; } = 99.99;
+
+    /// <summary>Histogram bins used by the percentile and entropy methods. Default 2048.</summary>
+    public int HistogramBins { get; init; } = 2048;
+
+    /// <summary>
+    /// Operator types that always run in float (their inputs are dequantized, their outputs stay float).
+    /// Default: Softmax, ReduceMean, GlobalAveragePool — the pooled logits and probabilities keep full precision.
+    /// </summary>
+    public IReadOnlySet<string> KeepFloatOpTypes { get; init; } =
+        new HashSet<string>(StringComparer.Ordinal) { "Softmax", "ReduceMean", "GlobalAveragePool" };
+
+    /// <summary>Node names that always run in float, whatever their type.</summary>
+    public IReadOnlySet<string> KeepFloatNodes { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Keep the last weighted node (Conv, MatMul, Gemm) before each graph output in float. Default false.</summary>
+    public bool KeepLastLayerFloat { get; init; }
+
+    /// <summary>
+    /// Remove a Relu that follows a quantized Conv/Add/MatMul/Gemm whose only consumer it is, and let the output
+    /// QuantizeLinear (zero point 0) do the clamping. Only applies to <see cref="ActivationType.UInt8"/>. Default true.
+    /// </summary>
+    public bool FoldRelu { get; init; } = true;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the bad setting.</summary>
+    public void Validate()
+    {
+        if (!(Percentile > 50 && Percentile <= 100))
+        {
+            throw new ArgumentException($"QuantizerOptions.Percentile must be in (50, 100], got {Percentile}.", nameof(Percentile));
+        }
+
+        if (HistogramBins is < 256 or > 1 << 16)
+        {
+            throw new ArgumentException($"QuantizerOptions.HistogramBins must be in [256, 65536], got {HistogramBins}.", nameof(HistogramBins));
+        }
+    }
+}
