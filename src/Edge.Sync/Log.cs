@@ -66,3 +66,52 @@ internal static partial class Log
     [LoggerMessage(6119, LogLevel.Warning, "MQTT disconnect did not finish cleanly")]
     public static partial void DisconnectFailed(ILogger logger, Exception exception);
 }
+
+/// <summary>Outbox and publisher log lines.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(6200, LogLevel.Information, "Outbox {Path} open: {Pending} events ({Bytes} bytes) pending, synchronous={Synchronous}")]
+    public static partial void OutboxOpened(ILogger logger, string path, long pending, long bytes, Outbox.OutboxSynchronous synchronous);
+
+    [LoggerMessage(6201, LogLevel.Warning, "Event {EventId} refused: {Size} bytes is over Sync:Outbox:MaxEventBytes {Limit}")]
+    public static partial void EventTooLarge(ILogger logger, string eventId, int size, int limit);
+
+    [LoggerMessage(6202, LogLevel.Error, "Outbox {Path}: write of {Count} events failed (SQLite {Code}): {Message}; the events were refused and counted")]
+    public static partial void OutboxWriteFailed(ILogger logger, string path, int count, int code, string message);
+
+    [LoggerMessage(6203, LogLevel.Warning, "Outbox cap Sync:Outbox:MaxBytes {MaxBytes} reached: dropped the {Count} oldest pending events ({Bytes} bytes), policy DropOldest")]
+    public static partial void OutboxCapDropped(ILogger logger, long count, long bytes, long maxBytes);
+
+    [LoggerMessage(6204, LogLevel.Warning, "Outbox cap Sync:Outbox:MaxBytes {MaxBytes} reached: refused {Count} new events, policy RejectNew")]
+    public static partial void OutboxFullRejected(ILogger logger, int count, long maxBytes);
+
+    [LoggerMessage(6205, LogLevel.Warning, "Outbox: dropped {Count} events older than Sync:Outbox:MaxAge {MaxAge}")]
+    public static partial void OutboxAgeDropped(ILogger logger, long count, TimeSpan maxAge);
+
+    [LoggerMessage(6206, LogLevel.Error, "Outbox writer batch failed; it goes on")]
+    public static partial void OutboxWriterFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(6207, LogLevel.Warning, "Event {EventId} refused: {Problems}")]
+    public static partial void EventInvalid(ILogger logger, string eventId, string problems);
+
+    [LoggerMessage(6300, LogLevel.Information, "Publisher started: {Pending} events pending in the outbox")]
+    public static partial void PublisherStarted(ILogger logger, long pending);
+
+    [LoggerMessage(6301, LogLevel.Error, "Broker refused event {EventId} for good: {ReasonText} (0x{ReasonCode:X2}); moved to the dead-letter table")]
+    public static partial void EventDeadLettered(ILogger logger, string eventId, int reasonCode, string reasonText);
+
+    [LoggerMessage(6302, LogLevel.Warning, "Broker refused event {EventId} for now: {ReasonText} (0x{ReasonCode:X2}); will retry")]
+    public static partial void EventRefusedTransient(ILogger logger, string eventId, int reasonCode, string reasonText);
+
+    [LoggerMessage(6303, LogLevel.Debug, "Publishing rewinds to the oldest unacknowledged event: {Reason}")]
+    public static partial void PublisherRewind(ILogger logger, string reason);
+
+    [LoggerMessage(6304, LogLevel.Error, "Publisher loop failed; it goes on")]
+    public static partial void PublisherLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(6305, LogLevel.Information, "Publisher stopped: {Pending} events stay in the outbox for the next start")]
+    public static partial void PublisherStopped(ILogger logger, long pending);
+
+    [LoggerMessage(6306, LogLevel.Warning, "Sync health is {Status}: {Description}")]
+    public static partial void HealthChanged(ILogger logger, SyncHealthStatus status, string description);
+}

@@ -50,3 +50,180 @@ public sealed class MosquittoTransportTests(ITestOutputHelper output)
         Assert.Equal("hello", Encoding.UTF8.GetString(message.Payload.Span));
     }
 }
+
+public sealed partial class MosquittoTransportFailureTests(ITestOutputHelper output)
+{
+    private readonly TestLoggerProvider _logs = new(output);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "shutdown")]
+    private static partial int Shutdown(int fd, int how);
+
+    private MosquittoTransport Create(MqttBrokerOptions options) => new(options, _logs.CreateLogger<MosquittoTransport>(), TimeProvider.System);
+
+    private static async Task<List<string>> CollectAsync(MosquittoTransport transport, string filter, CancellationToken cancellationToken)
+    {
+        var seen = new List<string>();
+        await transport.SubscribeAsync(filter, MqttQos.AtLeastOnce, (m, _) =>
+        {
+            lock (seen)
+            {
+                seen.Add($"{m.Topic}={Encoding.UTF8.GetString(m.Payload.Span)}{(m.Retain ? " (retained)" : string.Empty)}");
+            }
+
+            return ValueTask.CompletedTask;
+        }, cancellationToken);
+        return seen;
+    }
+
+    [Fact]
+    public async Task ConnectAsync_WrongPassword_NotAuthorizedErrorAndNeverConnected()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        var options = MosquittoTransportTests.OptionsFor(broker, "wrong-pw");
+        options.Password = "not-the-password";
+        await using var transport = Create(options);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transport.ConnectAsync(cts.Token));
+
+        Assert.NotEqual(MqttConnectionState.Connected, transport.State);
+        Assert.Equal(MqttErrorKind.NotAuthorized, transport.LastError?.Kind);
+        Assert.Contains(transport.LastError!.ReasonCode, new int?[] { 0x86, 0x87 }); // MQTT 5 "bad user name or password" or "not authorized"
+        Assert.True(transport.ConnectFailureCount >= 1);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_BrokerDown_CircuitOpensAfterRepeatedFailures()
+    {
+        await using var broker = await MosquittoBroker.CreateAsync(); // config only, nothing listens
+        var options = MosquittoTransportTests.OptionsFor(broker, "breaker");
+        options.CircuitBreakerFailures = 3;
+        options.CircuitBreakerBreak = TimeSpan.FromSeconds(30);
+        await using var transport = Create(options);
+        var states = new List<MqttConnectionState>();
+        transport.StateChanged += (_, e) => { lock (states) { states.Add(e.Current); } };
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+
+        _ = transport.ConnectAsync(cts.Token);
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => transport.State == MqttConnectionState.CircuitOpen, cts.Token);
+
+        Assert.Equal(MqttErrorKind.Unreachable, transport.LastError?.Kind);
+        Assert.Contains("Connection refused", transport.LastError!.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.True(_logs.Contains(6104));
+        var failures = transport.ConnectFailureCount;
+        await Task.Delay(1000, cts.Token);
+        Assert.Equal(failures, transport.ConnectFailureCount); // open breaker: no hammering
+    }
+
+    [Fact]
+    public async Task ConnectAsync_TlsAgainstPlainListener_TlsErrorReported()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        var options = MosquittoTransportTests.OptionsFor(broker, "tls");
+        options.Tls = new MqttTlsOptions { Enabled = true, CaFile = "/etc/ssl/certs/ca-certificates.crt" };
+        await using var transport = Create(options);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => transport.ConnectAsync(cts.Token));
+
+        Assert.NotEqual(MqttConnectionState.Connected, transport.State);
+        Assert.NotNull(transport.LastError);
+        output.WriteLine($"{transport.LastError.Kind}: {transport.LastError.Message}");
+        Assert.Equal(MqttErrorKind.Tls, transport.LastError.Kind);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_V311_RoundTripWorks()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        var options = MosquittoTransportTests.OptionsFor(broker, "v311");
+        options.Protocol = MqttProtocol.V311;
+        await using var transport = Create(options);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await transport.ConnectAsync(cts.Token);
+        var seen = await CollectAsync(transport, "t/#", cts.Token);
+
+        var result = await transport.PublishAsync("t/1", "x"u8.ToArray(), MqttQos.AtLeastOnce, false, cts.Token);
+
+        Assert.Equal(4, transport.ProtocolVersion);
+        Assert.True(result.IsSuccess);
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (seen) { return seen.Count == 1; } }, cts.Token);
+    }
+
+    [Fact]
+    public async Task Connection_CutWithoutDisconnect_BrokerPublishesWillThenOnlineAgainAfterReconnect()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var options = MosquittoTransportTests.OptionsFor(broker, "kiosk-will");
+        options.StatusTopic = "edge/v1/site-a/kiosk-1/status";
+        await using var watcher = Create(MosquittoTransportTests.OptionsFor(broker, "watcher"));
+        await watcher.ConnectAsync(cts.Token);
+        var seen = await CollectAsync(watcher, "edge/v1/+/+/status", cts.Token);
+        await using var kiosk = Create(options);
+        await kiosk.ConnectAsync(cts.Token);
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (seen) { return seen.Count >= 1; } }, cts.Token);
+
+        Assert.Equal(0, Shutdown(kiosk.SocketDescriptor, 2)); // SHUT_RDWR: a dead network, no DISCONNECT sent
+
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (seen) { return seen.Count >= 3; } }, cts.Token);
+        lock (seen)
+        {
+            Assert.Equal(
+                ["edge/v1/site-a/kiosk-1/status=online", "edge/v1/site-a/kiosk-1/status=offline", "edge/v1/site-a/kiosk-1/status=online"],
+                seen.Take(3));
+        }
+
+        await using var late = Create(MosquittoTransportTests.OptionsFor(broker, "late-watcher"));
+        await late.ConnectAsync(cts.Token);
+        var retained = await CollectAsync(late, "edge/v1/+/+/status", cts.Token);
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (retained) { return retained.Count >= 1; } }, cts.Token);
+        lock (retained)
+        {
+            Assert.Equal("edge/v1/site-a/kiosk-1/status=online (retained)", retained[0]);
+        }
+
+        Assert.Equal(1, kiosk.ReconnectCount);
+    }
+
+    [Fact]
+    public async Task SubscribeAsync_SharedSubscription_EachMessageGoesToOneMember()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await using var a = Create(MosquittoTransportTests.OptionsFor(broker, "member-a"));
+        await using var b = Create(MosquittoTransportTests.OptionsFor(broker, "member-b"));
+        await using var publisher = Create(MosquittoTransportTests.OptionsFor(broker, "pub"));
+        await Task.WhenAll(a.ConnectAsync(cts.Token), b.ConnectAsync(cts.Token), publisher.ConnectAsync(cts.Token));
+        var filter = Edge.Sync.Contract.EdgeTopics.Shared("audit", "edge/v1/+/+/events");
+        var seenA = await CollectAsync(a, filter, cts.Token);
+        var seenB = await CollectAsync(b, filter, cts.Token);
+
+        for (var i = 0; i < 100; i++)
+        {
+            await publisher.PublishAsync("edge/v1/s/k/events", Encoding.UTF8.GetBytes($"{i}"), MqttQos.AtLeastOnce, false, cts.Token);
+        }
+
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (seenA) { lock (seenB) { return seenA.Count + seenB.Count >= 100; } } }, cts.Token);
+        await Task.Delay(200, cts.Token);
+        lock (seenA)
+        {
+            lock (seenB)
+            {
+                Assert.Equal(100, seenA.Count + seenB.Count);
+                Assert.Equal(100, seenA.Union(seenB).Distinct().Count());
+                Assert.NotEmpty(seenA);
+                Assert.NotEmpty(seenB);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task PublishAsync_NotConnected_ThrowsNotConnected()
+    {
+        await using var broker = await MosquittoBroker.CreateAsync();
+        await using var transport = Create(MosquittoTransportTests.OptionsFor(broker, "idle"));
+
+        await Assert.ThrowsAsync<MqttNotConnectedException>(() => transport.PublishAsync("t", "x"u8.ToArray(), MqttQos.AtLeastOnce, false, CancellationToken.None));
+    }
+}

@@ -143,6 +143,9 @@ public sealed class MosquittoTransport : IMqttTransport
     /// <inheritdoc />
     public event EventHandler<MqttStateChangedEventArgs>? StateChanged;
 
+    /// <summary>Test hook: the socket descriptor (to cut the connection the way a network failure would).</summary>
+    internal int SocketDescriptor => Socket(_handle);
+
     /// <inheritdoc />
     public Task ConnectAsync(CancellationToken cancellationToken)
     {
@@ -782,9 +785,16 @@ public sealed class MosquittoTransport : IMqttTransport
             orphan.TrySetException(failure);
         }
 
-        attempt?.TrySetException(_lastError is { } e && e.Kind != MqttErrorKind.Unreachable
-            ? new MqttTransportException(e.Message, e.LibraryCode, e.ReasonCode, e.Kind)
-            : new MqttTransportException(message, rc, null, MqttErrorKind.Unreachable));
+        if (attempt is not null)
+        {
+            // Lost before CONNACK (a refusal would have failed the attempt already): TLS or network.
+            var kind = rc is MOSQ_ERR_TLS or MOSQ_ERR_TLS_HANDSHAKE ? MqttErrorKind.Tls : MqttErrorKind.Unreachable;
+            var text = kind == MqttErrorKind.Tls
+                ? $"TLS handshake with {_options.Host}:{_options.Port} failed: {ErrorText(rc)} — check Sync:Broker:Tls and that the port speaks TLS"
+                : message;
+            var error = RecordError(kind, text, rc, null);
+            attempt.TrySetException(new MqttTransportException(error.Message, rc, null, kind));
+        }
         if (wasConnected)
         {
             SetState(_stopNetwork || _supervisorCts?.IsCancellationRequested == true ? MqttConnectionState.Disconnected : MqttConnectionState.WaitingToReconnect, _lastError);

@@ -112,6 +112,9 @@ internal static unsafe partial class MosquittoNative
     [LibraryImport(Library, EntryPoint = "mosquitto_property_free_all")]
     internal static partial void PropertyFreeAll(ref IntPtr properties);
 
+    [LibraryImport(Library, EntryPoint = "mosquitto_socket")]
+    internal static partial int Socket(MosquittoHandle mosq);
+
     [LibraryImport(Library, EntryPoint = "mosquitto_strerror")]
     internal static partial IntPtr StrError(int rc);
 

@@ -1,0 +1,156 @@
+using Edge.Sync.Mqtt;
+using Edge.Sync.Outbox;
+using Edge.Testing;
+using Microsoft.Extensions.Options;
+using Xunit.Abstractions;
+
+namespace Edge.Sync.Tests;
+
+public sealed class OutboxPublisherServiceTests(ITestOutputHelper output)
+{
+    private readonly TestLoggerProvider _logs = new(output);
+
+    [Fact]
+    public async Task EnqueueAsync_BrokerUp_SubscriberGetsEveryEventAndOutboxEmpties()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var collector = await EventCollector.StartAsync(broker, _logs.CreateLogger<MosquittoTransport>(), cts.Token);
+        await using var host = await SyncTestHost.StartAsync(SyncTestHost.Config(broker, SyncTestHost.TempOutbox()), _logs, cts.Token);
+
+        var ids = new List<string>();
+        for (var i = 0; i < 200; i++)
+        {
+            ids.Add(await host.Sink.EnqueueAsync(SyncTestHost.NewEvent(), cts.Token));
+        }
+
+        await collector.WaitForAsync(ids, cts.Token);
+        await WaitUntilAsync(() => host.Health.Current is { PendingCount: 0, Status: SyncHealthStatus.Healthy }, cts.Token);
+        Assert.Equal(200, host.Metrics.PublishedTotal);
+        Assert.All(ids, id => Assert.Equal(7, Edge.Sync.Contract.Uuid7Generator.TimestampOf(id) is null ? 0 : Guid.Parse(id).Version));
+    }
+
+    [Fact]
+    public async Task Start_WrongPassword_UnhealthyWithClearErrorAndEventsStayQueued()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var outboxPath = SyncTestHost.TempOutbox();
+        var ids = new List<string>();
+        await using (var bad = await SyncTestHost.StartAsync(SyncTestHost.Config(broker.Host, broker.Port, broker.Username, "wrong", outboxPath), _logs, cts.Token))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                ids.Add(await bad.Sink.EnqueueAsync(SyncTestHost.NewEvent(), cts.Token));
+            }
+
+            await WaitUntilAsync(() => bad.Health.Current.Status == SyncHealthStatus.Unhealthy, cts.Token);
+            var health = bad.Health.Current;
+            Assert.Equal(MqttErrorKind.NotAuthorized, health.LastTransportError?.Kind);
+            Assert.Contains("refused the connection", health.LastTransportError!.Message, StringComparison.Ordinal);
+            Assert.Contains("Username/Password", health.LastTransportError.Message, StringComparison.Ordinal);
+            Assert.Equal(20, health.PendingCount);
+            Assert.Equal(0, bad.Metrics.PublishedTotal);
+        }
+
+        // Fixed credentials, same outbox: everything queued goes out.
+        await using var collector = await EventCollector.StartAsync(broker, _logs.CreateLogger<MosquittoTransport>(), cts.Token);
+        await using var good = await SyncTestHost.StartAsync(SyncTestHost.Config(broker, outboxPath), _logs, cts.Token);
+        await collector.WaitForAsync(ids, cts.Token);
+        await WaitUntilAsync(() => good.Health.Current.PendingCount == 0, cts.Token);
+    }
+
+    [Fact]
+    public async Task Start_BrokerUnreachable_EventsQueuedThenPublishedWhenBrokerStarts()
+    {
+        await using var broker = await MosquittoBroker.CreateAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var host = await SyncTestHost.StartAsync(SyncTestHost.Config(broker, SyncTestHost.TempOutbox()), _logs, cts.Token);
+        var ids = new List<string>();
+        for (var i = 0; i < 50; i++)
+        {
+            ids.Add(await host.Sink.EnqueueAsync(SyncTestHost.NewEvent(), cts.Token));
+        }
+
+        await WaitUntilAsync(() => host.Health.Current is { LastTransportError.Kind: MqttErrorKind.Unreachable, PendingCount: 50 }, cts.Token);
+        var before = host.Health.Current;
+        Assert.NotEqual(SyncHealthStatus.Healthy, before.Status);
+        Assert.Equal(50, before.PendingCount);
+        Assert.Contains($"{broker.Port}", before.LastTransportError!.Message, StringComparison.Ordinal);
+
+        await broker.StartAgainAsync(cts.Token);
+        await using var collector = await EventCollector.StartAsync(broker, _logs.CreateLogger<MosquittoTransport>(), cts.Token);
+        await collector.WaitForAsync(ids, cts.Token);
+        await WaitUntilAsync(() => host.Health.Current is { PendingCount: 0, Connection: MqttConnectionState.Connected }, cts.Token);
+    }
+
+    [Fact]
+    public async Task EnqueueAsync_OversizedEvent_RefusedAndCounted()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var config = SyncTestHost.Config(broker, SyncTestHost.TempOutbox());
+        config["Sync:Outbox:MaxEventBytes"] = "4096";
+        await using var host = await SyncTestHost.StartAsync(config, _logs, cts.Token);
+
+        var refused = await Assert.ThrowsAsync<EventRefusedException>(async () => await host.Sink.EnqueueAsync(SyncTestHost.NewEvent(payloadPadding: 10_000), cts.Token));
+
+        Assert.Equal(EventRefusal.TooLarge, refused.Reason);
+        Assert.Contains("Sync:Outbox:MaxEventBytes", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, host.Metrics.RefusedTotal);
+        Assert.True(_logs.Contains(6201));
+        await host.Sink.EnqueueAsync(SyncTestHost.NewEvent(payloadPadding: 1000), cts.Token); // a normal one still goes
+    }
+
+    [Fact]
+    public async Task Publish_BrokerKilledMidStream_NoEventLost()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await using var collector = await EventCollector.StartAsync(broker, _logs.CreateLogger<MosquittoTransport>(), cts.Token);
+        await using var host = await SyncTestHost.StartAsync(SyncTestHost.Config(broker, SyncTestHost.TempOutbox()), _logs, cts.Token);
+        await Task.Delay(1500, cts.Token); // let the broker autosave the collector's session
+        var ids = new List<string>();
+        for (var i = 0; i < 3000; i++)
+        {
+            ids.Add(await host.Sink.EnqueueAsync(SyncTestHost.NewEvent(), cts.Token));
+            if (i == 1500)
+            {
+                await broker.KillAsync();
+                await Task.Delay(300, cts.Token);
+                await broker.StartAgainAsync(cts.Token);
+            }
+        }
+
+        await collector.WaitForAsync(ids, cts.Token);
+        await WaitUntilAsync(() => host.Health.Current.PendingCount == 0, cts.Token);
+        Assert.Equal(ids.Count, ids.Intersect(collector.Seen.Keys).Count());
+        Assert.True(host.Health.Current.Reconnects >= 1);
+    }
+
+    [Fact]
+    public void AddEdgeSync_InvalidConfiguration_StartFailsNamingTheKeys()
+    {
+        var config = SyncTestHost.Config("127.0.0.1", 70000, null, "secret", SyncTestHost.TempOutbox());
+        config["Sync:KioskId"] = "kiosk/1";
+        config["Sync:Broker:ReconnectMinDelay"] = "00:05:00";
+        config["Sync:Outbox:MaxAge"] = "00:00:10";
+
+        var ex = Assert.ThrowsAny<OptionsValidationException>(() =>
+            SyncTestHost.StartAsync(config, _logs, CancellationToken.None).GetAwaiter().GetResult());
+
+        Assert.Contains("Sync:KioskId", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Sync:Broker:Port", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Sync:Broker:Password", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Sync:Broker:ReconnectMinDelay", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Sync:Outbox:MaxAge", ex.Message, StringComparison.Ordinal);
+    }
+
+    internal static async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)
+    {
+        while (!condition())
+        {
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+}
