@@ -30,6 +30,8 @@ internal static class EdgeCommandLine
                 return await Commands.ModelCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "doctor":
                 return await DoctorCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "run":
+                return await RunCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
                 return 2;
@@ -46,5 +48,6 @@ internal static class EdgeCommandLine
                      model adapt-eval: the adaptation experiment (clean vs camera-shifted crops)
           score      [--precision int8|fp32] [--json] IMAGE_OR_FOLDER...: faces and expression probabilities
           bench      bench score: p50/p99 per stage of detection + scoring on a 640x480 frame
+          run        the kiosk service: camera → scoring → explanations → outbox, /healthz and /metrics
         """;
 }
