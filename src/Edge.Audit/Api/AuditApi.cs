@@ -102,9 +102,9 @@ public static class AuditApi
             }
         }
 
-        if (p.Class is not null && Expressions.IndexOf(p.Class) < 0)
+        if (p.Class is not null && ExpressionClasses.IndexOf(p.Class) < 0)
         {
-            errors["class"] = ["must be one of " + string.Join(", ", Expressions.Names)];
+            errors["class"] = ["must be one of " + string.Join(", ", ExpressionClasses.Names)];
         }
 
         if (p.State is not null && Array.IndexOf(ReviewActions.States, p.State) < 0)
@@ -274,7 +274,7 @@ public static class AuditApi
             .Select(c => new SummaryDto(
                 c.Key.Item1, c.Key.Item2, c.Key.Item3 is { } h ? DateTimeOffset.FromUnixTimeMilliseconds(h) : null,
                 c.Value.Events, c.Value.Flagged, c.Value.Events == 0 ? 0 : (double)c.Value.Flagged / c.Value.Events,
-                Enumerable.Range(0, Expressions.Count).ToDictionary(i => Expressions.Names[i], i => new ExpressionStatsDto(
+                Enumerable.Range(0, ExpressionClasses.Count).ToDictionary(i => ExpressionClasses.Names[i], i => new ExpressionStatsDto(
                     c.Value.Mean(i), c.Value.Percentile(i, 0.5), c.Value.Percentile(i, 0.9), c.Value.Percentile(i, 0.99)))))
             .ToList();
         return TypedResults.Ok(new SummaryResponseDto(result, rows.Count));

@@ -14,7 +14,7 @@ public sealed class IngestDecoder(int maxPayloadBytes)
     public const uint SchemaVersion = 1;
     public const int MaxIdLength = 64;
     public const int MaxTextLength = 256;
-    public const int MaxHeatmaps = Expressions.Count;
+    public const int MaxHeatmaps = ExpressionClasses.Count;
     public const int MaxHeatmapSide = 256;
     public const int MaxFaceCropBytes = 512 * 1024;
     private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
@@ -82,7 +82,7 @@ public sealed class IngestDecoder(int maxPayloadBytes)
         {
             if (!float.IsFinite(scores[i]) || scores[i] < 0f || scores[i] > 1f)
             {
-                return DecodeResult.Reject(RejectReason.InvalidField, $"score {Expressions.Names[i]} = {scores[i]} is not in [0, 1]");
+                return DecodeResult.Reject(RejectReason.InvalidField, $"score {ExpressionClasses.Names[i]} = {scores[i]} is not in [0, 1]");
             }
         }
 
@@ -140,7 +140,7 @@ public sealed class IngestDecoder(int maxPayloadBytes)
 
     private static string? CheckHeatmap(Heatmap h)
     {
-        if (Expressions.IndexOf(h.TargetClass) < 0)
+        if (ExpressionClasses.IndexOf(h.TargetClass) < 0)
         {
             return $"heatmap target_class '{Truncate(h.TargetClass)}' is not an expression";
         }

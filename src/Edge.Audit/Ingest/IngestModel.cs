@@ -39,7 +39,7 @@ public sealed record IncomingEvent(
     IReadOnlyList<HeatmapRecord> Heatmaps,
     byte[]? FaceCropPng)
 {
-    /// <summary>Index into <see cref="Expressions.Names"/> of the highest score.</summary>
+    /// <summary>Index into <see cref="ExpressionClasses.Names"/> of the highest score.</summary>
     public int TopClass
     {
         get
@@ -71,7 +71,7 @@ public sealed record IncomingStatus(
     string Version);
 
 /// <summary>The seven expression classes in wire order.</summary>
-public static class Expressions
+public static class ExpressionClasses
 {
     public static readonly string[] Names = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
 

@@ -37,7 +37,7 @@ public sealed class PostgresAuditStore : SqlAuditStore, IAsyncDisposable
         var received = new long[n];
         var models = new string[n];
         var hashes = new string[n];
-        var scores = new float[Expressions.Count][];
+        var scores = new float[ExpressionClasses.Count][];
         for (var i = 0; i < scores.Length; i++)
         {
             scores[i] = new float[n];
@@ -65,12 +65,12 @@ public sealed class PostgresAuditStore : SqlAuditStore, IAsyncDisposable
             received[i] = e.ReceivedAtMs;
             models[i] = e.ModelId;
             hashes[i] = e.ModelSha256;
-            for (var k = 0; k < Expressions.Count; k++)
+            for (var k = 0; k < ExpressionClasses.Count; k++)
             {
                 scores[k][i] = e.Scores[k];
             }
 
-            top[i] = Expressions.Names[e.TopClass];
+            top[i] = ExpressionClasses.Names[e.TopClass];
             flagged[i] = e.Flagged;
             reasons[i] = e.FlagReason;
             x1[i] = e.BoxX1;
@@ -99,7 +99,7 @@ public sealed class PostgresAuditStore : SqlAuditStore, IAsyncDisposable
             cmd.Parameters.AddWithValue("received", received);
             cmd.Parameters.AddWithValue("models", models);
             cmd.Parameters.AddWithValue("hashes", hashes);
-            for (var k = 0; k < Expressions.Count; k++)
+            for (var k = 0; k < ExpressionClasses.Count; k++)
             {
                 cmd.Parameters.AddWithValue("s" + k, scores[k]);
             }

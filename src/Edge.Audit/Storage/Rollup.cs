@@ -11,12 +11,12 @@ namespace Edge.Audit.Storage;
 public sealed class RollupCell
 {
     public const int Bins = 50;
-    public const int HistBytes = Expressions.Count * Bins * sizeof(int);
+    public const int HistBytes = ExpressionClasses.Count * Bins * sizeof(int);
 
     public long Events { get; set; }
     public long Flagged { get; set; }
-    public double[] Sums { get; } = new double[Expressions.Count];
-    public long[] Hist { get; } = new long[Expressions.Count * Bins];
+    public double[] Sums { get; } = new double[ExpressionClasses.Count];
+    public long[] Hist { get; } = new long[ExpressionClasses.Count * Bins];
 
     public static int BinOf(double score) => Math.Clamp((int)(score * Bins), 0, Bins - 1);
 
@@ -28,7 +28,7 @@ public sealed class RollupCell
             Flagged++;
         }
 
-        for (var i = 0; i < Expressions.Count; i++)
+        for (var i = 0; i < ExpressionClasses.Count; i++)
         {
             Sums[i] += scores[i];
             Hist[(i * Bins) + BinOf(scores[i])]++;

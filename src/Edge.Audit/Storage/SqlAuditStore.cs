@@ -314,7 +314,7 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
                 "SELECT site_id, kiosk_id, captured_at_ms, flagged, angry, disgust, fear, happy, sad, surprise, neutral FROM events",
                 cancellationToken: cancellationToken));
-            var scores = new float[Expressions.Count];
+            var scores = new float[ExpressionClasses.Count];
             while (await reader.ReadAsync(cancellationToken))
             {
                 for (var i = 0; i < scores.Length; i++)

@@ -77,12 +77,12 @@ public sealed class SqliteAuditStore(string connectionString, TimeProvider timeP
             p[4].Value = e.ReceivedAtMs;
             p[5].Value = e.ModelId;
             p[6].Value = e.ModelSha256;
-            for (var i = 0; i < Expressions.Count; i++)
+            for (var i = 0; i < ExpressionClasses.Count; i++)
             {
                 p[7 + i].Value = (double)e.Scores[i];
             }
 
-            p[14].Value = Expressions.Names[e.TopClass];
+            p[14].Value = ExpressionClasses.Names[e.TopClass];
             p[15].Value = e.Flagged ? 1 : 0;
             p[16].Value = e.FlagReason;
             p[17].Value = (double)e.BoxX1;

@@ -1,0 +1,156 @@
+using Edge.Audit.Ingest;
+using Edge.Sync.Contract;
+using Google.Protobuf;
+
+namespace Edge.Audit.Tests;
+
+public sealed class IngestDecoderTests
+{
+    private readonly IngestDecoder _decoder = new(64 * 1024);
+
+    private DecodeResult Decode(FaceEvent e, string? topic = null) => _decoder.Decode(topic ?? TestEvents.Topic(e), e.ToByteArray(), 1);
+
+    [Fact]
+    public void Decode_ValidEventWithHeatmapAndCrop_ReturnsEvent()
+    {
+        var wire = TestEvents.Event(happy: 0.9f, heatmap: true, crop: true);
+
+        var r = Decode(wire);
+
+        Assert.True(r.Accepted, r.Detail);
+        Assert.Equal(wire.EventId, r.Event!.EventId);
+        Assert.Equal(0.9f, r.Event.Scores[3]);
+        Assert.Equal("happy", ExpressionClasses.Names[r.Event.TopClass]);
+        Assert.Single(r.Event.Heatmaps);
+        Assert.NotNull(r.Event.FaceCropPng);
+    }
+
+    [Fact]
+    public void Decode_PayloadNamesAnotherKiosk_RejectedAsTopicMismatch()
+    {
+        var wire = TestEvents.Event(site: "site-a", kiosk: "kiosk-2");
+
+        var r = Decode(wire, "edge/v1/site-a/kiosk-1/events");
+
+        Assert.Equal(RejectReason.TopicMismatch, r.Reason);
+        Assert.Contains("site-a/kiosk-2", r.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0u)]
+    [InlineData(2u)]
+    public void Decode_UnknownSchemaVersion_Rejected(uint version)
+    {
+        var wire = TestEvents.Event();
+        wire.SchemaVersion = version;
+
+        Assert.Equal(RejectReason.UnknownSchemaVersion, Decode(wire).Reason);
+    }
+
+    [Fact]
+    public void Decode_PayloadOverLimit_RejectedAsTooLarge()
+    {
+        var r = _decoder.Decode("edge/v1/a/b/events", new byte[(64 * 1024) + 1], 1);
+
+        Assert.Equal(RejectReason.PayloadTooLarge, r.Reason);
+    }
+
+    [Theory]
+    [InlineData("edge/v2/a/b/events")]
+    [InlineData("edge/v1/a/b/c/events")]
+    [InlineData("edge/v1/a/b/other")]
+    [InlineData("edge/v1//b/events")]
+    [InlineData("edge/v1/a b/k/events")]
+    public void Decode_TopicOutsideContract_RejectedAsUnknownTopic(string topic)
+    {
+        Assert.Equal(RejectReason.UnknownTopic, _decoder.Decode(topic, TestEvents.Event().ToByteArray(), 1).Reason);
+    }
+
+    [Fact]
+    public void Decode_GarbageBytes_RejectedAsMalformed()
+    {
+        var r = _decoder.Decode("edge/v1/a/b/events", [0xFF, 0xFF, 0xFF, 0xFF, 0x0F], 1);
+
+        Assert.Equal(RejectReason.Malformed, r.Reason);
+    }
+
+    [Fact]
+    public void Decode_ScoreNotInUnitRange_RejectedAsInvalidField()
+    {
+        var nan = TestEvents.Event();
+        nan.Scores.Fear = float.NaN;
+        var big = TestEvents.Event();
+        big.Scores.Sad = 1.5f;
+
+        Assert.Equal(RejectReason.InvalidField, Decode(nan).Reason);
+        Assert.Equal(RejectReason.InvalidField, Decode(big).Reason);
+    }
+
+    [Fact]
+    public void Decode_EventIdNotUuid_RejectedAsInvalidField()
+    {
+        Assert.Equal(RejectReason.InvalidField, Decode(TestEvents.Event(id: "'; DROP TABLE events; --")).Reason);
+    }
+
+    [Fact]
+    public void Decode_HeatmapDataOfWrongLength_RejectedAsInvalidHeatmap()
+    {
+        var wire = TestEvents.Event(heatmap: true);
+        wire.Heatmaps[0].Width = 32;
+
+        Assert.Equal(RejectReason.InvalidHeatmap, Decode(wire).Reason);
+    }
+
+    [Fact]
+    public void Decode_HeatmapZipBomb_RejectedWithoutInflatingIt()
+    {
+        var wire = TestEvents.Event();
+        var bomb = HeatmapDecoder.Encode(new sbyte[50_000_000]); // ~50 KB of zlib that inflates to 50 MB
+        wire.Heatmaps.Add(new Heatmap { TargetClass = "happy", CodecVersion = 1, Width = 64, Height = 64, Scale = 1, Data = ByteString.CopyFrom(bomb) });
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var r = new IngestDecoder(1 << 20).Decode(TestEvents.Topic(wire), wire.ToByteArray(), 1);
+
+        Assert.Equal(RejectReason.InvalidHeatmap, r.Reason);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 5_000_000, "decoder must stop at width*height");
+    }
+
+    [Fact]
+    public void Decode_CropThatIsNotPng_RejectedAsInvalidFaceCrop()
+    {
+        var wire = TestEvents.Event();
+        wire.FaceCropPng = ByteString.CopyFromUtf8("<script>alert(1)</script>");
+
+        Assert.Equal(RejectReason.InvalidFaceCrop, Decode(wire).Reason);
+    }
+
+    [Fact]
+    public void Decode_StatusOnStatusTopic_ReturnsStatus()
+    {
+        var s = new KioskStatus { SchemaVersion = 1, SiteId = "s", KioskId = "k", Online = true, TimeUnixMs = 5, OutboxPending = 3 };
+
+        var r = _decoder.Decode("edge/v1/s/k/status", s.ToByteArray(), 9);
+
+        Assert.True(r.Accepted, r.Detail);
+        Assert.Equal(3, r.Status!.OutboxPending);
+        Assert.Equal(9, r.Status.ReceivedAtMs);
+    }
+
+    [Fact]
+    public void HeatmapDecoder_CodecV1RoundTrip_ValuesTimesScale()
+    {
+        sbyte[] values = [-128, -1, 0, 1, 127, 64];
+        var data = HeatmapDecoder.Encode(values);
+
+        var decoded = HeatmapDecoder.Decode(1, 3, 2, 0.5f, data);
+
+        Assert.Equal([-64f, -0.5f, 0f, 0.5f, 63.5f, 32f], decoded!);
+    }
+
+    [Fact]
+    public void HeatmapDecoder_EmptyDataOrOtherCodec_ReturnsNull()
+    {
+        Assert.Null(HeatmapDecoder.Decode(1, 64, 64, 1, []));
+        Assert.Null(HeatmapDecoder.Decode(2, 1, 1, 1, HeatmapDecoder.Encode([1])));
+    }
+}
