@@ -74,6 +74,8 @@ public static class OrtLibraryLocator
         }
     }
 
+    internal static bool IsPath(string candidate) => !IsName(candidate);
+
     private static bool IsName(string candidate) =>
         !candidate.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal) && !candidate.Contains('/', StringComparison.Ordinal);
 

@@ -38,7 +38,7 @@ internal static unsafe class OrtNative
         {
             if (_api is not null)
             {
-                if (configuredPath is not null && !OrtLibraryLocator.SameFile(configuredPath, LibraryPath))
+                if (configuredPath is not null && OrtLibraryLocator.IsPath(configuredPath) && !OrtLibraryLocator.SameFile(configuredPath, LibraryPath))
                 {
                     throw new InvalidOperationException(
                         $"ONNX Runtime is already loaded from {LibraryPath}; a process can use one library, not also {configuredPath}.");
