@@ -1,6 +1,7 @@
 using Edge.Host.Options;
 using Edge.Host.Pipeline;
 using Edge.Host.Stages;
+using Edge.Host.Trust;
 using Edge.Sync;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,6 +30,9 @@ internal static class StageRegistration
         });
         services.AddSingleton<IFaceEventSink, SyncEventSink>();
         services.AddHealthChecks().AddCheck<SyncHealthCheck>("sync");
+
+        // Trust: drift watch + in-operation occlusion check (off unless Drift:Enabled), see Trust/README.md.
+        services.AddEdgeTrust(configuration);
 
         // TODO(integration): Edge.Explain's FaceAnalyzer (detector + scorer) and explainer.
         return services;
