@@ -22,6 +22,8 @@ internal static class EdgeCommandLine
                 return await Commands.ModelAdaptCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
             case "model" when rest.Length > 0 && rest[0] == "adapt-eval":
                 return await Commands.ModelAdaptEvalCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
+            case "report":
+                return await Commands.ReportBiasCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "drift":
                 return await Commands.DriftCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "score":
@@ -48,6 +50,7 @@ internal static class EdgeCommandLine
           model      model build: convert the pinned TF.js source models to ONNX (+ manifest)
                      model adapt: a site model from the site's face crops (re-normalisation, head refit)
                      model adapt-eval: the adaptation experiment (clean vs camera-shifted crops)
+          report     report bias --labels FILE.csv: per-group accuracy, happy mean, calibration, gaps with CIs
           drift      drift baseline (commissioning) | drift replay (a video through the drift watch)
           score      [--precision int8|fp32] [--json] IMAGE_OR_FOLDER...: faces and expression probabilities
           bench      bench score: p50/p99 per stage of detection + scoring on a 640x480 frame
