@@ -4,6 +4,10 @@ using Edge.Explain.Drift;
 using Edge.Explain.Faces;
 using Edge.Host.Trust;
 using Edge.Onnx.Runtime;
+using Edge.Sync.Contract;
+using Edge.Sync.Mqtt;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Edge.Host.Commands;
 
@@ -17,10 +21,12 @@ internal static class DriftCommand
         usage: edge drift baseline --input VIDEO|DIR --out BASELINE.json [--fps F] [--bins N] [--date ISO] [face options]
                edge drift replay   --baseline BASELINE.json --input VIDEO|DIR [--fps F] [--window N] [--min-samples N]
                                    [--every N] [--warn PSI] [--alert PSI] [face options]
+                                   [--publish HOST:PORT --site S --kiosk K]
           face options: --precision fp32|int8 (default fp32), --scorer MODEL.onnx (e.g. a site-adapted model)
           --fps      frames per second sampled from a video (default 5)
           --date     the baseline's capture date (default: the input's modification time)
           --every    print the status after every N faces (default 25)
+          --publish  also publish each printed status as DriftStatus (retained, QoS 1) on edge/v1/S/K/drift
         """;
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -32,7 +38,7 @@ internal static class DriftCommand
         }
 
         var verb = args[0];
-        string? input = null, output = null, baselinePath = null, date = null;
+        string? input = null, output = null, baselinePath = null, date = null, publish = null, site = null, kiosk = null;
         double fps = 5;
         var bins = 10;
         var every = 25;
@@ -58,6 +64,9 @@ internal static class DriftCommand
                     case "--alert": drift.AlertPsi = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--precision": faces.Precision = Enum.Parse<ScoringPrecision>(Next(), ignoreCase: true); break;
                     case "--scorer": faces.ScorerModelPath = Next(); break;
+                    case "--publish": publish = Next(); break;
+                    case "--site": site = Next(); break;
+                    case "--kiosk": kiosk = Next(); break;
                     default: throw new ArgumentException($"unexpected argument '{args[i]}'");
                 }
             }
@@ -65,6 +74,11 @@ internal static class DriftCommand
             if (input is null || (verb == "baseline" && output is null) || (verb == "replay" && baselinePath is null) || !(fps > 0) || every < 1)
             {
                 throw new ArgumentException(verb == "baseline" ? "--input and --out are required" : "--baseline and --input are required");
+            }
+
+            if (publish is not null && (site is null || kiosk is null || !publish.Contains(':', StringComparison.Ordinal)))
+            {
+                throw new ArgumentException("--publish HOST:PORT needs --site and --kiosk");
             }
 
             drift.BaselinePath = baselinePath ?? output;
@@ -112,6 +126,7 @@ internal static class DriftCommand
             }
 
             var monitor = new DriftMonitor(DriftBaseline.Load(baselinePath!), drift, TimeProvider.System);
+            await using var transport = publish is null ? null : await ConnectAsync(publish, site!, kiosk!, cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine($"{"frame",-10} {"faces",6} {"window",6} {"level",-12} worst signal (PSI)      happy PSI  detector PSI");
             var seen = 0;
             var worstLevel = DriftLevel.Insufficient;
@@ -128,6 +143,11 @@ internal static class DriftCommand
                         var worst = r.Signals.MaxBy(s => s.Psi)!;
                         Console.Out.WriteLine(FormattableString.Invariant(
                             $"{f.Label,-10} {seen,6} {r.WindowFaces,6} {DriftMessages.Name(r.Level),-12} {worst.Name + $" ({worst.Psi:F3})",-22} {r.Signals[3].Psi,9:F3} {r.Signals[^1].Psi,12:F3}"));
+                        if (transport is not null)
+                        {
+                            var message = DriftMessages.ToProto(r, site!, kiosk!, analyzer.ModelSha256, monitor.Baseline, drift);
+                            await transport.PublishAsync(EdgeTopics.Drift(site!, kiosk!), message.ToByteArray(), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+                        }
                     }
                 }
             }
@@ -136,10 +156,33 @@ internal static class DriftCommand
             Console.Out.WriteLine($"final: {seen} faces, level {DriftMessages.Name(last.Level)}, worst seen {DriftMessages.Name(worstLevel)}");
             return 0;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or OrtException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or OrtException or InvalidOperationException or MqttTransportException)
         {
             await Console.Error.WriteLineAsync($"edge drift {verb}: {e.Message}").ConfigureAwait(false);
             return 1;
+        }
+    }
+
+    private static async Task<MosquittoTransport> ConnectAsync(string hostPort, string site, string kiosk, CancellationToken cancellationToken)
+    {
+        var cut = hostPort.LastIndexOf(':');
+        var broker = new MqttBrokerOptions
+        {
+            Host = hostPort[..cut],
+            Port = int.Parse(hostPort[(cut + 1)..], CultureInfo.InvariantCulture),
+            ClientId = $"edge-drift-replay-{site}-{kiosk}",
+            CleanStart = true,
+        };
+        var transport = new MosquittoTransport(broker, NullLogger<MosquittoTransport>.Instance, TimeProvider.System);
+        try
+        {
+            await transport.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            return transport;
+        }
+        catch
+        {
+            await transport.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
     }
 }
