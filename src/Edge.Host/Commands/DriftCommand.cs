@@ -2,6 +2,7 @@ using System.Globalization;
 using Edge.Explain;
 using Edge.Explain.Drift;
 using Edge.Explain.Faces;
+using Edge.Explain.Occlusion;
 using Edge.Host.Trust;
 using Edge.Onnx.Runtime;
 using Edge.Sync.Contract;
@@ -26,6 +27,8 @@ internal static class DriftCommand
           --fps      frames per second sampled from a video (default 5)
           --date     the baseline's capture date (default: the input's modification time)
           --every    print the status after every N faces (default 25)
+          --occlusion R  run the occlusion check (LRP heatmap of the top class, top vs random patch) on a share R
+                     of the faces (default 0; needs an fp32 scorer)
           --publish  also publish each printed status as DriftStatus (retained, QoS 1) on edge/v1/S/K/drift
         """;
 
@@ -42,7 +45,7 @@ internal static class DriftCommand
         double fps = 5;
         var bins = 10;
         var every = 25;
-        var drift = new DriftOptions { Enabled = true, Window = 100, MinSamples = 50 };
+        var drift = new DriftOptions { Enabled = true, Window = 100, MinSamples = 50, OcclusionSampleRate = 0 };
         var faces = new FaceAnalyzerOptions { Precision = ScoringPrecision.Fp32 };
         try
         {
@@ -65,6 +68,7 @@ internal static class DriftCommand
                     case "--precision": faces.Precision = Enum.Parse<ScoringPrecision>(Next(), ignoreCase: true); break;
                     case "--scorer": faces.ScorerModelPath = Next(); break;
                     case "--publish": publish = Next(); break;
+                    case "--occlusion": drift.OcclusionSampleRate = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--site": site = Next(); break;
                     case "--kiosk": kiosk = Next(); break;
                     default: throw new ArgumentException($"unexpected argument '{args[i]}'");
@@ -126,8 +130,13 @@ internal static class DriftCommand
             }
 
             var monitor = new DriftMonitor(DriftBaseline.Load(baselinePath!), drift, TimeProvider.System);
+            using var lrp = drift.OcclusionSampleRate > 0 ? new LrpHeatmapper(env, faces.ResolvedScorerPath) : null;
+            using var scorer = drift.OcclusionSampleRate > 0 ? new ExpressionScorer(env, faces.ResolvedScorerPath, new SessionSettings()) : null;
+            var random = new Random(drift.Seed);
+            var crop = new float[FaceCrop.Size * FaceCrop.Size];
+            var probs = new float[Edge.Explain.Expressions.Count];
             await using var transport = publish is null ? null : await ConnectAsync(publish, site!, kiosk!, cancellationToken).ConfigureAwait(false);
-            Console.Out.WriteLine($"{"frame",-10} {"faces",6} {"window",6} {"level",-12} worst signal (PSI)      happy PSI  detector PSI");
+            Console.Out.WriteLine($"{"frame",-10} {"faces",6} {"window",6} {"level",-12} worst signal (PSI)      happy PSI  detector PSI  occlusion disagree");
             var seen = 0;
             var worstLevel = DriftLevel.Insufficient;
             await foreach (var f in ReplayFrames.ReadAsync(input!, fps, cancellationToken).ConfigureAwait(false))
@@ -136,13 +145,26 @@ internal static class DriftCommand
                 foreach (var face in results)
                 {
                     monitor.Observe(face);
+                    if (lrp is not null && random.NextDouble() < drift.OcclusionSampleRate)
+                    {
+                        FaceCrop.Extract(f.Rgb24, f.Width, f.Height, face.Box, faces.CropMargin, crop);
+                        var heatmap = lrp.Explain(crop, out var target);
+                        var outcome = OcclusionCheck.Run(crop, FaceCrop.Size, heatmap, target, drift.OcclusionPatch, random, c =>
+                        {
+                            c.CopyTo(scorer!.Input);
+                            scorer.Score(probs);
+                            return probs[target];
+                        });
+                        monitor.RecordOcclusion(outcome.Disagrees);
+                    }
+
                     if (++seen % every == 0)
                     {
                         var r = monitor.Report();
                         worstLevel = r.Level > worstLevel ? r.Level : worstLevel;
                         var worst = r.Signals.MaxBy(s => s.Psi)!;
                         Console.Out.WriteLine(FormattableString.Invariant(
-                            $"{f.Label,-10} {seen,6} {r.WindowFaces,6} {DriftMessages.Name(r.Level),-12} {worst.Name + $" ({worst.Psi:F3})",-22} {r.Signals[3].Psi,9:F3} {r.Signals[^1].Psi,12:F3}"));
+                            $"{f.Label,-10} {seen,6} {r.WindowFaces,6} {DriftMessages.Name(r.Level),-12} {worst.Name + $" ({worst.Psi:F3})",-22} {r.Signals[3].Psi,9:F3} {r.Signals[^1].Psi,12:F3}  {r.OcclusionDisagreements,4}/{r.OcclusionChecks}"));
                         if (transport is not null)
                         {
                             var message = DriftMessages.ToProto(r, site!, kiosk!, analyzer.ModelSha256, monitor.Baseline, drift);
@@ -153,10 +175,10 @@ internal static class DriftCommand
             }
 
             var last = monitor.Report();
-            Console.Out.WriteLine($"final: {seen} faces, level {DriftMessages.Name(last.Level)}, worst seen {DriftMessages.Name(worstLevel)}");
+            Console.Out.WriteLine($"final: {seen} faces, level {DriftMessages.Name(last.Level)}, worst seen {DriftMessages.Name(worstLevel)}, occlusion checks {last.OcclusionChecksTotal} (recent disagreements {last.OcclusionDisagreements}/{last.OcclusionChecks})");
             return 0;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or OrtException or InvalidOperationException or MqttTransportException)
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or OrtException or InvalidOperationException or MqttTransportException or NotSupportedException)
         {
             await Console.Error.WriteLineAsync($"edge drift {verb}: {e.Message}").ConfigureAwait(false);
             return 1;
