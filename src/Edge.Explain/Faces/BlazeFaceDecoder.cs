@@ -63,6 +63,9 @@ public sealed class BlazeFaceDecoder
     /// <summary>
     /// Decodes the model outputs (<c>Identity</c> 512 logits, <c>Identity_1</c> 384, <c>Identity_2</c> 512×16,
     /// <c>Identity_3</c> 384×16) into at most <c>detections.Length</c> faces, best first; returns how many.
+    /// A candidate is suppressed when its IoU with a kept face exceeds <paramref name="iouThreshold"/>, or when
+    /// more than <paramref name="nestedThreshold"/> of its own area lies inside a kept face (BlazeFace-back
+    /// fires on parts of a face that fills the frame; two real faces do not nest). 1 turns the second rule off.
     /// </summary>
     public int Decode(
         ReadOnlySpan<float> logitsFine,
@@ -71,6 +74,7 @@ public sealed class BlazeFaceDecoder
         ReadOnlySpan<float> boxesCoarse,
         float minScore,
         float iouThreshold,
+        float nestedThreshold,
         Span<FaceDetection> detections)
     {
         if (logitsFine.Length != FineAnchors || logitsCoarse.Length != AnchorCount - FineAnchors
@@ -120,7 +124,7 @@ public sealed class BlazeFaceDecoder
             var suppressed = false;
             for (var j = 0; j < kept; j++)
             {
-                if (Iou(c, detections[j]) > iouThreshold)
+                if (Iou(c, detections[j]) > iouThreshold || (nestedThreshold < 1f && InsideFraction(c, detections[j]) > nestedThreshold))
                 {
                     suppressed = true;
                     break;
@@ -134,6 +138,15 @@ public sealed class BlazeFaceDecoder
         }
 
         return kept;
+    }
+
+    /// <summary>The fraction of <paramref name="inner"/>'s area that lies inside <paramref name="outer"/>.</summary>
+    public static float InsideFraction(in FaceDetection inner, in FaceDetection outer)
+    {
+        var iw = MathF.Min(inner.X2, outer.X2) - MathF.Max(inner.X1, outer.X1);
+        var ih = MathF.Min(inner.Y2, outer.Y2) - MathF.Max(inner.Y1, outer.Y1);
+        var area = (inner.X2 - inner.X1) * (inner.Y2 - inner.Y1);
+        return iw <= 0f || ih <= 0f || area <= 0f ? 0f : iw * ih / area;
     }
 
     public static float Iou(in FaceDetection a, in FaceDetection b)

@@ -26,7 +26,12 @@ public sealed class FaceAnalyzer : IDisposable
     private readonly float[] _scores;
     private readonly List<FaceResult> _pool = [];
 
-    public FaceAnalyzer(FaceAnalyzerOptions options, OrtEnvironment environment, ILogger<FaceAnalyzer>? logger = null)
+    /// <param name="options">Models, precision, detector variant and thresholds (validated here too).</param>
+    /// <param name="environment">The ORT environment.</param>
+    /// <param name="logger">Optional logger.</param>
+    /// <param name="sessionSettings">Providers, optimisation level and config entries (e.g. from section <c>Onnx</c>);
+    /// <see cref="FaceAnalyzerOptions.IntraOpThreads"/> replaces its thread count. CPU, all optimisations when null.</param>
+    public FaceAnalyzer(FaceAnalyzerOptions options, OrtEnvironment environment, ILogger<FaceAnalyzer>? logger = null, SessionSettings? sessionSettings = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(environment);
@@ -37,7 +42,7 @@ public sealed class FaceAnalyzer : IDisposable
         }
 
         _options = options;
-        var settings = new SessionSettings { IntraOpThreads = options.IntraOpThreads };
+        var settings = (sessionSettings ?? SessionSettings.Default) with { IntraOpThreads = options.IntraOpThreads };
         _detector = new FaceDetector(environment, options.ResolvedDetectorPath, settings, options.MaxFaces);
         try
         {
@@ -85,7 +90,7 @@ public sealed class FaceAnalyzer : IDisposable
         var t1 = Stopwatch.GetTimestamp();
         _detector.Infer();
         var t2 = Stopwatch.GetTimestamp();
-        var n = _detector.Decode(width, height, _options.MinDetectorScore, _options.NmsIouThreshold, _boxes, _scores);
+        var n = _detector.Decode(width, height, _options.MinDetectorScore, _options.NmsIouThreshold, _options.NestedOverlapThreshold, _boxes, _scores);
         var t3 = Stopwatch.GetTimestamp();
         results.Clear();
         long crop = 0, score = 0;

@@ -49,6 +49,12 @@ public sealed class FaceAnalyzerOptions
     /// <summary>Non-maximum suppression IoU threshold, 0–1; default 0.3.</summary>
     public float NmsIouThreshold { get; set; } = 0.3f;
 
+    /// <summary>
+    /// Drop a detection when more than this fraction of its area lies inside a better one, 0–1 (1: off); default 0.7.
+    /// BlazeFace-back fires on parts of a face that fills the frame; two real faces do not nest.
+    /// </summary>
+    public float NestedOverlapThreshold { get; set; } = 0.7f;
+
     /// <summary>Most faces per frame, 1–100; default 20.</summary>
     public int MaxFaces { get; set; } = 20;
 
@@ -91,6 +97,11 @@ public sealed class FaceAnalyzerOptionsValidator : IValidateOptions<FaceAnalyzer
         if (options.NmsIouThreshold is < 0f or > 1f or float.NaN)
         {
             f.Add($"{S}:NmsIouThreshold must be between 0 and 1 (was {options.NmsIouThreshold})");
+        }
+
+        if (options.NestedOverlapThreshold is < 0f or > 1f or float.NaN)
+        {
+            f.Add($"{S}:NestedOverlapThreshold must be between 0 and 1 (was {options.NestedOverlapThreshold})");
         }
 
         if (options.MaxFaces is < 1 or > 100)

@@ -60,7 +60,7 @@ public sealed class FaceDetector : IDisposable
     public void Infer() => _runner.Run();
 
     /// <summary>Decodes the last run into at most <paramref name="boxes"/>.Length faces, best first, in frame pixels.</summary>
-    public int Decode(int width, int height, float minScore, float iouThreshold, Span<FaceBox> boxes, Span<float> scores)
+    public int Decode(int width, int height, float minScore, float iouThreshold, float nestedThreshold, Span<FaceBox> boxes, Span<float> scores)
     {
         var n = _decoder.Decode(
             _runner.Output(_logitsFine),
@@ -69,6 +69,7 @@ public sealed class FaceDetector : IDisposable
             _runner.Output(_boxesCoarse),
             minScore,
             iouThreshold,
+            nestedThreshold,
             _detections.AsSpan(0, Math.Min(_detections.Length, boxes.Length)));
         for (var i = 0; i < n; i++)
         {
@@ -83,11 +84,11 @@ public sealed class FaceDetector : IDisposable
     }
 
     /// <summary>Prepare, infer and decode in one call.</summary>
-    public int Detect(ReadOnlySpan<byte> rgb24, int width, int height, float minScore, float iouThreshold, Span<FaceBox> boxes, Span<float> scores)
+    public int Detect(ReadOnlySpan<byte> rgb24, int width, int height, float minScore, float iouThreshold, float nestedThreshold, Span<FaceBox> boxes, Span<float> scores)
     {
         Prepare(rgb24, width, height);
         Infer();
-        return Decode(width, height, minScore, iouThreshold, boxes, scores);
+        return Decode(width, height, minScore, iouThreshold, nestedThreshold, boxes, scores);
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using Edge.Onnx;
 using Edge.Onnx.Runtime;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,7 +13,8 @@ public static class FacesServiceCollectionExtensions
     /// <summary>
     /// Binds section <c>Faces</c> to <see cref="FaceAnalyzerOptions"/>, validates it at start (ranges and model
     /// files, each failure naming its key), and registers one <see cref="FaceAnalyzer"/>. Uses the
-    /// <see cref="OrtEnvironment"/> registered by <c>AddEdgeOnnx</c> when present, else creates one.
+    /// <see cref="OrtEnvironment"/> and session settings (providers, optimisation) registered by <c>AddEdgeOnnx</c>
+    /// when present, else creates a CPU environment.
     /// </summary>
     public static IServiceCollection AddEdgeFaces(this IServiceCollection services, IConfiguration configuration)
     {
@@ -24,7 +26,8 @@ public static class FacesServiceCollectionExtensions
         services.TryAddSingleton(sp => new FaceAnalyzer(
             sp.GetRequiredService<IOptions<FaceAnalyzerOptions>>().Value,
             sp.GetRequiredService<OrtEnvironment>(),
-            sp.GetService<ILogger<FaceAnalyzer>>()));
+            sp.GetService<ILogger<FaceAnalyzer>>(),
+            sp.GetService<IOptions<OnnxRuntimeOptions>>()?.Value.ToSessionSettings()));
         return services;
     }
 }

@@ -34,10 +34,24 @@ internal static class BenchCommand
             {
                 case "--precision" when i + 1 < args.Length:
                     precisionGiven = true;
-                    options.Precision = args[++i] switch { "int8" => ScoringPrecision.Int8, "fp32" => ScoringPrecision.Fp32, _ => (ScoringPrecision)(-1) };
+                    var p = args[++i];
+                    if (p is not ("int8" or "fp32"))
+                    {
+                        Console.Error.WriteLine($"edge bench: --precision must be int8 or fp32 (was '{p}')");
+                        return 2;
+                    }
+
+                    options.Precision = p == "int8" ? ScoringPrecision.Int8 : ScoringPrecision.Fp32;
                     break;
                 case "--detector" when i + 1 < args.Length:
-                    options.Detector = args[++i] switch { "back" => DetectorVariant.Back, "front" => DetectorVariant.Front, _ => (DetectorVariant)(-1) };
+                    var d = args[++i];
+                    if (d is not ("back" or "front"))
+                    {
+                        Console.Error.WriteLine($"edge bench: --detector must be back or front (was '{d}')");
+                        return 2;
+                    }
+
+                    options.Detector = d == "back" ? DetectorVariant.Back : DetectorVariant.Front;
                     break;
                 case "--frames" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var f) && f > 0:
                     frames = f;

@@ -43,12 +43,13 @@ internal static class ScoreCommand
                     break;
                 case "--detector" when i + 1 < args.Length:
                     var d = args[++i];
-                    options.Detector = d switch
+                    if (d is not ("back" or "front"))
                     {
-                        "back" => DetectorVariant.Back,
-                        "front" => DetectorVariant.Front,
-                        _ => (DetectorVariant)(-1),
-                    };
+                        Console.Error.WriteLine($"edge score: --detector must be back or front (was '{d}')");
+                        return 2;
+                    }
+
+                    options.Detector = d == "back" ? DetectorVariant.Back : DetectorVariant.Front;
                     break;
                 case "--models" when i + 1 < args.Length:
                     options.ModelDirectory = args[++i];
@@ -96,14 +97,24 @@ internal static class ScoreCommand
                 return 2;
         }
 
-        FaceAnalyzer analyzer;
         OrtEnvironment environment;
         try
         {
             environment = OrtEnvironment.Create();
+        }
+        catch (DllNotFoundException e)
+        {
+            Console.Error.WriteLine($"edge score: {e.Message}");
+            return 1;
+        }
+
+        using var _ = environment;
+        FaceAnalyzer analyzer;
+        try
+        {
             analyzer = new FaceAnalyzer(options, environment);
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or DllNotFoundException or OrtException)
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or OrtException)
         {
             Console.Error.WriteLine($"edge score: {e.Message}");
             return 1;
@@ -111,7 +122,6 @@ internal static class ScoreCommand
 
         var failed = 0;
         var faces = new List<FaceResult>();
-        using (environment)
         using (analyzer)
         {
             foreach (var image in Expand(inputs))

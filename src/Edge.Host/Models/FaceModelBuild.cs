@@ -102,7 +102,7 @@ internal static class FaceModelBuild
         foreach (var photo in photos)
         {
             var image = FfmpegImage.DecodeAsync(photo, cancellationToken).GetAwaiter().GetResult();
-            if (detector.Detect(image.Rgb24, image.Width, image.Height, 0.5f, 0.3f, boxes, scores) == 0)
+            if (detector.Detect(image.Rgb24, image.Width, image.Height, 0.5f, 0.3f, 0.7f, boxes, scores) == 0)
             {
                 continue;
             }

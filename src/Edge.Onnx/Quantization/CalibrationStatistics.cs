@@ -31,6 +31,9 @@ public sealed class TensorStatistics
     /// <summary>Largest value seen.</summary>
     public float Max { get; }
 
+    /// <summary>Largest magnitude per channel (axis 1) for 4-D tensors; null otherwise.</summary>
+    public IReadOnlyList<float>? ChannelAbsMax { get; init; }
+
     /// <summary>Number of values seen.</summary>
     public long Count => _values.Sum();
 
@@ -221,6 +224,7 @@ public sealed class CalibrationCollector
     private readonly List<string> _names = [];
     private readonly List<float> _min = [];
     private readonly List<float> _max = [];
+    private readonly List<float[]?> _channelAbsMax = [];
     private long[][]? _values;
     private long[][]? _magnitudes;
 
@@ -233,6 +237,37 @@ public sealed class CalibrationCollector
 
     /// <summary>True once <see cref="BeginHistograms"/> has run.</summary>
     public bool InHistogramPass => _values is not null;
+
+    /// <summary>
+    /// Pass 1: widen the tensor's extremes by these values; with a 4-D NCHW <paramref name="shape"/>, also each
+    /// channel's largest magnitude (what cross-layer equalization balances).
+    /// </summary>
+    public void ObserveRange(string tensor, ReadOnlySpan<float> values, ReadOnlySpan<long> shape)
+    {
+        ObserveRange(tensor, values);
+        if (shape.Length != 4 || shape[0] * shape[1] * shape[2] * shape[3] != values.Length)
+        {
+            return;
+        }
+
+        var i = _index[tensor];
+        var channels = (int)shape[1];
+        var plane = (int)(shape[2] * shape[3]);
+        var absMax = _channelAbsMax[i] ??= new float[channels];
+        if (absMax.Length != channels)
+        {
+            throw new InvalidOperationException($"tensor '{tensor}' changed from {absMax.Length} to {channels} channels during calibration.");
+        }
+
+        for (var n = 0; n < shape[0]; n++)
+        {
+            for (var c = 0; c < channels; c++)
+            {
+                var slice = values.Slice(((n * channels) + c) * plane, plane);
+                absMax[c] = MathF.Max(absMax[c], MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(slice)));
+            }
+        }
+    }
 
     /// <summary>Pass 1: widen the tensor's extremes by these values.</summary>
     public void ObserveRange(string tensor, ReadOnlySpan<float> values)
@@ -249,6 +284,7 @@ public sealed class CalibrationCollector
             _names.Add(tensor);
             _min.Add(float.PositiveInfinity);
             _max.Add(float.NegativeInfinity);
+            _channelAbsMax.Add(null);
         }
 
         if (values.IsEmpty)
@@ -330,7 +366,7 @@ public sealed class CalibrationCollector
                 throw new InvalidOperationException($"tensor '{_names[i]}' had no values during calibration.");
             }
 
-            result[i] = new TensorStatistics(_names[i], _min[i], _max[i], _values[i], _magnitudes[i]);
+            result[i] = new TensorStatistics(_names[i], _min[i], _max[i], _values[i], _magnitudes[i]) { ChannelAbsMax = _channelAbsMax[i] };
         }
 
         return new CalibrationStatistics(result);

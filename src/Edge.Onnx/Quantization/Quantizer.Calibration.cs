@@ -47,7 +47,7 @@ public static partial class Quantizer
         {
             foreach (var tensor in session.Run(sample, targets, cancellationToken))
             {
-                collector.ObserveRange(tensor.Name, tensor.AsFloat());
+                collector.ObserveRange(tensor.Name, tensor.AsFloat(), tensor.Shape);
             }
         }
 
@@ -83,7 +83,20 @@ public static partial class Quantizer
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var statistics = Calibrate(environment, fp32, samples, options.HistogramBins, cancellationToken);
+        var list = samples.ToList();
+        var statistics = Calibrate(environment, fp32, list, options.HistogramBins, cancellationToken);
+        if (options.Equalize)
+        {
+            // Equalization rescales channels of some tensors: their ranges are measured again on the new model.
+            fp32 = Equalize(fp32, statistics).Model;
+            statistics = Calibrate(environment, fp32, list, options.HistogramBins, cancellationToken);
+        }
+
+        if (options.CorrectBias)
+        {
+            fp32 = CorrectBias(environment, fp32, statistics, list, options, cancellationToken: cancellationToken);
+        }
+
         return Quantize(fp32, statistics, options);
     }
 }

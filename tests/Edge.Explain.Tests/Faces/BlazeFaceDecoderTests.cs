@@ -39,7 +39,7 @@ public sealed class BlazeFaceDecoderTests
         bc[(10 * 16) + 3] = 60f;
         var found = new FaceDetection[20];
 
-        var n = new BlazeFaceDecoder(256).Decode(lf, lc, bf, bc, 0.5f, 0.3f, found);
+        var n = new BlazeFaceDecoder(256).Decode(lf, lc, bf, bc, 0.5f, 0.3f, 1f, found);
 
         Assert.Equal(1, n);
         Assert.Equal(522, found[0].Anchor);
@@ -64,11 +64,30 @@ public sealed class BlazeFaceDecoderTests
         bf[(40 * 16) + 0] = 2f;
         var found = new FaceDetection[20];
 
-        var n = new BlazeFaceDecoder(256).Decode(lf, lc, bf, bc, 0.5f, 0.3f, found);
+        var n = new BlazeFaceDecoder(256).Decode(lf, lc, bf, bc, 0.5f, 0.3f, 1f, found);
 
         Assert.Equal(2, n);
         Assert.Equal(41, found[0].Anchor);
         Assert.Equal(300, found[1].Anchor);
+    }
+
+    [Theory]
+    [InlineData(1f, 2)]
+    [InlineData(0.7f, 1)]
+    public void Decode_SmallBoxInsideBetterBox_IsDroppedOnlyWithNestedRule(float nestedThreshold, int expected)
+    {
+        var (lf, lc, bf, bc) = Empty();
+        // Anchor 100 (centre (104, 56)): a 120x120 box; anchor 101, same centre: a 40x40 box inside it (IoU 0.11).
+        lf[100] = 3f;
+        lf[101] = 1f;
+        (bf[(100 * 16) + 2], bf[(100 * 16) + 3]) = (120f, 120f);
+        (bf[(101 * 16) + 2], bf[(101 * 16) + 3]) = (40f, 40f);
+        var found = new FaceDetection[20];
+
+        var n = new BlazeFaceDecoder(256).Decode(lf, lc, bf, bc, 0.5f, 0.3f, nestedThreshold, found);
+
+        Assert.Equal(expected, n);
+        Assert.Equal(100, found[0].Anchor);
     }
 
     [Fact]
@@ -79,7 +98,7 @@ public sealed class BlazeFaceDecoderTests
         bf[(7 * 16) + 2] = 10f;
         bf[(7 * 16) + 3] = 10f;
 
-        Assert.Equal(0, new BlazeFaceDecoder(256).Decode(lf, lc, bf, bc, 0.5f, 0.3f, new FaceDetection[5]));
+        Assert.Equal(0, new BlazeFaceDecoder(256).Decode(lf, lc, bf, bc, 0.5f, 0.3f, 1f, new FaceDetection[5]));
     }
 
     [Fact]
