@@ -97,9 +97,9 @@ internal static class DetectorBench
             [nameof(ModelLatency.Int8UInt8Activations)] = (uint8Path, images[0].Input),
             [nameof(ModelLatency.Int8Int8Activations)] = (int8Path, images[0].Input),
         };
-        var medians = ModelLatency.Measure(Path.Combine(artifacts, "BenchmarkDotNet.Artifacts"), quick, invocations: 150);
+        var medians = ModelLatency.Measure(Path.Combine(artifacts, "BenchmarkDotNet.Artifacts"), quick, invocations: 24);
         QuantBench.PrintRatios(medians, "BenchmarkDotNet medians from this run");
-        QuantBench.PrintRatios(ModelLatency.Interleaved(quick ? 30 : 200), "interleaved cross-check: models take turns, medians");
+        QuantBench.PrintRatios(ModelLatency.Interleaved(quick ? 20 : 100), "interleaved cross-check: models take turns, medians");
 
         var faster = medians.TryGetValue(nameof(ModelLatency.Fp32), out var fp32Ms)
             && medians.TryGetValue(nameof(ModelLatency.Int8UInt8Activations), out var int8Ms) && int8Ms < fp32Ms;

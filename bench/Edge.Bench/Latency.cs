@@ -112,7 +112,7 @@ public class ModelLatency
             .WithToolchain(InProcessNoEmitToolchain.Instance)
             .WithLaunchCount(1)
             .WithWarmupCount(quick ? 1 : 5)
-            .WithIterationCount(quick ? 3 : 15)
+            .WithIterationCount(quick ? 3 : 10)
             .WithInvocationCount(quick ? Math.Max(16, invocations / 10) : invocations)
             .WithUnrollFactor(1);
         var config = ManualConfig.CreateMinimumViable()
