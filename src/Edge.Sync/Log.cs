@@ -112,6 +112,6 @@ internal static partial class Log
     [LoggerMessage(6305, LogLevel.Information, "Publisher stopped: {Pending} events stay in the outbox for the next start")]
     public static partial void PublisherStopped(ILogger logger, long pending);
 
-    [LoggerMessage(6306, LogLevel.Warning, "Sync health is {Status}: {Description}")]
-    public static partial void HealthChanged(ILogger logger, SyncHealthStatus status, string description);
+    [LoggerMessage(EventId = 6306, Message = "Sync health is {Status}: {Description}")]
+    public static partial void HealthChanged(ILogger logger, LogLevel level, SyncHealthStatus status, string description);
 }

@@ -256,7 +256,7 @@ public sealed class OutboxPublisherService(
             _lastDropAt = now;
         }
 
-        var reconnects = transport is MosquittoTransport m ? m.ReconnectCount : 0;
+        var reconnects = transport.ReconnectCount;
         var (status, description) = SyncHealth.Classify(transport.State, transport.LastError, outbox.LastWriteError, stats.OldestPendingAge, now - _lastDropAt < TimeSpan.FromMinutes(1));
         health.Update(new SyncHealthSnapshot(
             status, description, transport.State, transport.LastError, outbox.LastWriteError,
@@ -266,7 +266,7 @@ public sealed class OutboxPublisherService(
         if (_lastStatus != status)
         {
             _lastStatus = status;
-            Log.HealthChanged(logger, status, description);
+            Log.HealthChanged(logger, status == SyncHealthStatus.Healthy ? LogLevel.Information : LogLevel.Warning, status, description);
         }
     }
 

@@ -126,3 +126,33 @@ public sealed class ContractTests
         FrameHeight = 480,
     };
 }
+
+public sealed class ContractDocumentationTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public void Readme_ExamplePayload_IsTheJsonRenderingOfTheSampleEvent()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepoRoot(), "src", "Edge.Sync", "README.md"));
+        var json = FaceEventContract.ToJson(ContractTests.SampleEvent());
+        output.WriteLine(json);
+        var start = readme.IndexOf("```json", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README has no json example");
+        var end = readme.IndexOf("```", start + 7, StringComparison.Ordinal);
+        var example = readme[(start + 7)..end].Trim();
+
+        Assert.Equal(ContractTests.SampleEvent(), FaceEventContract.FaceEventFromJson(example));
+        var size = FaceEventContract.ToBytes(ContractTests.SampleEvent()).Length;
+        Assert.Contains($"this example is {size} bytes", readme, StringComparison.Ordinal);
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Edge.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new DirectoryNotFoundException("Edge.sln not found above the test binaries");
+    }
+}

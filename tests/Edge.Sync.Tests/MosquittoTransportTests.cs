@@ -218,6 +218,43 @@ public sealed partial class MosquittoTransportFailureTests(ITestOutputHelper out
         }
     }
 
+    [Theory]
+    [InlineData(0, 0)]      // session expiry 0: the broker forgets us at disconnect
+    [InlineData(3600, 10)]  // clean start off + session expiry: the broker keeps subscription and queued QoS 1 messages
+    public async Task ConnectAsync_SessionExpiry_BrokerKeepsSessionOnlyWhenAsked(int expirySeconds, int expectedQueued)
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var options = MosquittoTransportTests.OptionsFor(broker, "durable-sub");
+        options.SessionExpiry = TimeSpan.FromSeconds(expirySeconds);
+        await using (var first = Create(options))
+        {
+            await first.ConnectAsync(cts.Token);
+            await CollectAsync(first, "q/#", cts.Token);
+        }
+
+        await using (var publisher = Create(MosquittoTransportTests.OptionsFor(broker, "pub-offline")))
+        {
+            await publisher.ConnectAsync(cts.Token);
+            for (var i = 0; i < 10; i++)
+            {
+                await publisher.PublishAsync("q/1", Encoding.UTF8.GetBytes($"{i}"), MqttQos.AtLeastOnce, false, cts.Token);
+            }
+        }
+
+        await using var second = Create(options);
+        var seen = new List<string>();
+        var subscribing = second.SubscribeAsync("q/#", MqttQos.AtLeastOnce, (m, _) => { lock (seen) { seen.Add(Encoding.UTF8.GetString(m.Payload.Span)); } return ValueTask.CompletedTask; }, cts.Token);
+        await second.ConnectAsync(cts.Token);
+        await subscribing;
+        await Task.Delay(500, cts.Token);
+
+        lock (seen)
+        {
+            Assert.Equal(expectedQueued, seen.Count);
+        }
+    }
+
     [Fact]
     public async Task PublishAsync_NotConnected_ThrowsNotConnected()
     {

@@ -47,7 +47,7 @@ internal sealed class SyncTestHost : IAsyncDisposable
     public static Dictionary<string, string?> Config(MosquittoBroker broker, string outboxPath) =>
         Config(broker.Host, broker.Port, broker.Username, broker.Password, outboxPath);
 
-    public static async Task<SyncTestHost> StartAsync(Dictionary<string, string?> config, ILoggerProvider logs, CancellationToken cancellationToken)
+    public static async Task<SyncTestHost> StartAsync(Dictionary<string, string?> config, ILoggerProvider logs, CancellationToken cancellationToken, Action<IServiceCollection>? services = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration.Sources.Clear();
@@ -55,6 +55,7 @@ internal sealed class SyncTestHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        services?.Invoke(builder.Services);
         builder.Services.AddEdgeSync(builder.Configuration);
         var host = builder.Build();
         await host.StartAsync(cancellationToken);
@@ -129,4 +130,29 @@ internal sealed class EventCollector : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Transport.DisposeAsync();
+
+    /// <summary>Waits for a moment when every event that has left the outbox has reached this subscriber.</summary>
+    public async Task WaitCaughtUpAsync(SyncTestHost host, Func<int> produced, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var made = produced();
+            var pending = (await host.Outbox.GetStatsAsync(cancellationToken)).PendingCount;
+            if (Seen.Count + pending >= made)
+            {
+                return;
+            }
+
+            await Task.Yield();
+        }
+    }
+
+    /// <summary>Explains missing ids: never acknowledged by the broker (kiosk-side loss) or acknowledged but not delivered (broker-side).</summary>
+    public string Explain(IEnumerable<string> ids, ConcurrentDictionary<string, int> acked)
+    {
+        var missing = ids.Where(id => !Seen.ContainsKey(id)).ToList();
+        var neverAcked = missing.Count(id => !acked.ContainsKey(id));
+        return $"{missing.Count} ids missing at the subscriber: {neverAcked} never acknowledged by the broker (kiosk side), " +
+               $"{missing.Count - neverAcked} acknowledged but not delivered (broker side); first: {string.Join(",", missing.Take(3))}";
+    }
 }

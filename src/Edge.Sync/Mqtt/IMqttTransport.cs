@@ -16,6 +16,9 @@ public interface IMqttTransport : IAsyncDisposable
     /// <summary>The most recent connection or protocol error, or null after a clean connect.</summary>
     MqttTransportError? LastError { get; }
 
+    /// <summary>Connections re-established after a loss since this instance was created.</summary>
+    long ReconnectCount { get; }
+
     /// <summary>Raised (off the network thread, in order) when <see cref="State"/> changes.</summary>
     event EventHandler<MqttStateChangedEventArgs>? StateChanged;
 

@@ -49,6 +49,7 @@ public sealed class MosquittoTransport : IMqttTransport
     private volatile MqttConnectionState _state = MqttConnectionState.Disconnected;
     private volatile MqttTransportError? _lastError;
     private volatile bool _stopNetwork;
+    private bool _disconnecting; // network thread only
     private int _request;
     private int _protocol;
     private TaskCompletionSource<bool>? _attempt;
@@ -131,7 +132,7 @@ public sealed class MosquittoTransport : IMqttTransport
     /// <inheritdoc />
     public MqttTransportError? LastError => _lastError;
 
-    /// <summary>Connections re-established after a loss since this instance was created.</summary>
+    /// <inheritdoc />
     public long ReconnectCount => Interlocked.Read(ref _reconnects);
 
     /// <summary>Connect attempts that failed since this instance was created.</summary>
@@ -614,6 +615,7 @@ public sealed class MosquittoTransport : IMqttTransport
                 }
                 else if (request == RequestDisconnect && open)
                 {
+                    _disconnecting = true;
                     _ = DisconnectV5(_handle, 0, IntPtr.Zero);
                 }
 
@@ -623,7 +625,9 @@ public sealed class MosquittoTransport : IMqttTransport
                     if (rc != MOSQ_ERR_SUCCESS)
                     {
                         open = false;
-                        OnConnectionClosed(rc, rc == MOSQ_ERR_ERRNO ? Marshal.GetLastPInvokeErrorMessage() : null);
+                        var asked = _disconnecting;
+                        _disconnecting = false;
+                        OnConnectionClosed(asked ? MOSQ_ERR_SUCCESS : rc, rc == MOSQ_ERR_ERRNO && !asked ? Marshal.GetLastPInvokeErrorMessage() : null);
                     }
                 }
                 else

@@ -35,6 +35,10 @@ public sealed class SqliteOutbox : IAsyncDisposable
     private readonly SyncMetrics _metrics;
     private readonly SqliteConnection _write;
     private readonly SqliteConnection _read;
+    private readonly SqliteConnection _checkpoint;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _checkpointer;
+    private long _commits;
     private readonly SemaphoreSlim _readGate = new(1, 1);
     private readonly SemaphoreSlim _queueSlots;
     private readonly Channel<Op> _ops = Channel.CreateUnbounded<Op>(new UnboundedChannelOptions { SingleReader = true });
@@ -47,8 +51,9 @@ public sealed class SqliteOutbox : IAsyncDisposable
     private long _lastSeq;
     private volatile string? _lastWriteError;
 
-    private SqliteOutbox(OutboxOptions options, TimeProvider time, ILogger logger, SyncMetrics metrics, SqliteConnection write, SqliteConnection read)
+    private SqliteOutbox(OutboxOptions options, TimeProvider time, ILogger logger, SyncMetrics metrics, SqliteConnection write, SqliteConnection read, SqliteConnection checkpoint)
     {
+        _checkpoint = checkpoint;
         _options = options;
         _time = time;
         _logger = logger;
@@ -57,6 +62,7 @@ public sealed class SqliteOutbox : IAsyncDisposable
         _read = read;
         _queueSlots = new SemaphoreSlim(options.WriteQueueCapacity, options.WriteQueueCapacity);
         _writer = Task.Run(WriterLoopAsync);
+        _checkpointer = Task.Run(CheckpointLoopAsync);
     }
 
     /// <summary>The last write error (e.g. disk full), cleared by the next successful write; null when writes work.</summary>
@@ -70,6 +76,7 @@ public sealed class SqliteOutbox : IAsyncDisposable
         var connectionString = new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString();
         var write = new SqliteConnection(connectionString);
         var read = new SqliteConnection(connectionString);
+        var checkpoint = new SqliteConnection(connectionString);
         try
         {
             write.Open();
@@ -77,6 +84,7 @@ public sealed class SqliteOutbox : IAsyncDisposable
                 PRAGMA journal_mode=WAL;
                 PRAGMA synchronous={(options.Synchronous == OutboxSynchronous.Full ? "FULL" : "NORMAL")};
                 PRAGMA busy_timeout=5000;
+                PRAGMA wal_autocheckpoint=0;
                 CREATE TABLE IF NOT EXISTS outbox(
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     event_id TEXT NOT NULL,
@@ -101,7 +109,9 @@ public sealed class SqliteOutbox : IAsyncDisposable
 
             read.Open();
             Execute(read, "PRAGMA busy_timeout=5000;");
-            var outbox = new SqliteOutbox(options, time, logger, metrics, write, read);
+            checkpoint.Open();
+            Execute(checkpoint, "PRAGMA busy_timeout=5000;");
+            var outbox = new SqliteOutbox(options, time, logger, metrics, write, read, checkpoint);
             using (var cmd = write.CreateCommand())
             {
                 cmd.CommandText = "SELECT COUNT(*), COALESCE(SUM(size),0), COALESCE(MAX(seq),0), (SELECT COUNT(*) FROM dead_letter) FROM outbox";
@@ -120,6 +130,7 @@ public sealed class SqliteOutbox : IAsyncDisposable
         {
             write.Dispose();
             read.Dispose();
+            checkpoint.Dispose();
             throw;
         }
     }
@@ -281,6 +292,11 @@ public sealed class SqliteOutbox : IAsyncDisposable
     {
         _ops.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await _checkpointer.ConfigureAwait(false);
+        Execute(_checkpoint, "PRAGMA wal_checkpoint(TRUNCATE);");
+        _checkpoint.Dispose();
+        _stop.Dispose();
         _write.Dispose();
         _read.Dispose();
         _readGate.Dispose();
@@ -343,6 +359,41 @@ public sealed class SqliteOutbox : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// WAL checkpoints run here, on their own connection, instead of inside a commit (wal_autocheckpoint=0): a PASSIVE
+    /// checkpoint never blocks the writer, so a commit never waits for the database file's fsync.
+    /// </summary>
+    private async Task CheckpointLoopAsync()
+    {
+        long done = 0;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(200), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                var commits = Interlocked.Read(ref _commits);
+                if (commits == done)
+                {
+                    continue;
+                }
+
+                done = commits;
+                try
+                {
+                    Execute(_checkpoint, "PRAGMA wal_checkpoint(PASSIVE);");
+                }
+                catch (SqliteException ex)
+                {
+                    Log.OutboxWriterFailed(_logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // disposing
+        }
+    }
+
     private void ApplyRemovals(List<Op> batch)
     {
         if (!batch.Any(o => o is AckOp or DeadLetterOp))
@@ -401,6 +452,7 @@ public sealed class SqliteOutbox : IAsyncDisposable
         }
 
         tx.Commit();
+        Interlocked.Increment(ref _commits);
         lock (_statsGate)
         {
             _pendingCount -= removed;
@@ -486,6 +538,7 @@ public sealed class SqliteOutbox : IAsyncDisposable
             }
 
             tx.Commit();
+            Interlocked.Increment(ref _commits);
         }
         catch (SqliteException ex)
         {

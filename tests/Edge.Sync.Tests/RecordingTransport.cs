@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using Edge.Sync.Contract;
+using Edge.Sync.Mqtt;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Edge.Sync.Tests;
+
+/// <summary>
+/// The real transport, plus a record of every event id the broker acknowledged (PUBACK success). It lets a test tell the
+/// kiosk's guarantee (every event acknowledged by the broker) apart from what the broker then does with it.
+/// </summary>
+internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDictionary<string, int> acked) : IMqttTransport
+{
+    public string ClientId => inner.ClientId;
+
+    public MqttConnectionState State => inner.State;
+
+    public MqttTransportError? LastError => inner.LastError;
+
+    public long ReconnectCount => inner.ReconnectCount;
+
+    public event EventHandler<MqttStateChangedEventArgs>? StateChanged
+    {
+        add => inner.StateChanged += value;
+        remove => inner.StateChanged -= value;
+    }
+
+    public static Action<IServiceCollection> Register(ConcurrentDictionary<string, int> acked) => services =>
+        services.AddSingleton<IMqttTransport>(sp => new RecordingTransport(
+            new MosquittoTransport(
+                sp.GetRequiredService<IOptions<EdgeSyncOptions>>().Value.EffectiveBroker(),
+                sp.GetRequiredService<ILogger<MosquittoTransport>>(),
+                sp.GetRequiredService<TimeProvider>()),
+            acked));
+
+    public Task ConnectAsync(CancellationToken cancellationToken) => inner.ConnectAsync(cancellationToken);
+
+    public async Task<MqttPublishResult> PublishAsync(string topic, ReadOnlyMemory<byte> payload, MqttQos qos, bool retain, CancellationToken cancellationToken)
+    {
+        var result = await inner.PublishAsync(topic, payload, qos, retain, cancellationToken);
+        if (result.IsSuccess && topic.EndsWith("/events", StringComparison.Ordinal))
+        {
+            acked.AddOrUpdate(FaceEventContract.FromBytes(payload.Span).EventId, 1, (_, n) => n + 1);
+        }
+
+        return result;
+    }
+
+    public Task SubscribeAsync(string topicFilter, MqttQos qos, Func<MqttMessage, CancellationToken, ValueTask> handler, CancellationToken cancellationToken) =>
+        inner.SubscribeAsync(topicFilter, qos, handler, cancellationToken);
+
+    public Task DisconnectAsync(CancellationToken cancellationToken) => inner.DisconnectAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}
