@@ -44,6 +44,9 @@ public sealed class IngestOptions
     /// <summary><c>Audit:Ingest:MaxPayloadBytes</c>: larger MQTT payloads are rejected (1 KiB..16 MiB, default 1 MiB).</summary>
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;
 
+    /// <summary><c>Audit:Ingest:Writers</c>: concurrent batch writers (0 = auto: 1 for SQLite, 2 for PostgreSQL; at most 8).</summary>
+    public int Writers { get; set; }
+
     /// <summary><c>Audit:Ingest:RetryDelay</c>: wait before retrying a failed batch write (default 1 s).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 }
@@ -133,6 +136,7 @@ internal sealed class AuditOptionsValidator : IValidateOptions<AuditOptions>
         }
 
         Range(errors, "Audit:Ingest:BatchSize", options.Ingest.BatchSize, 1, 10_000);
+        Range(errors, "Audit:Ingest:Writers", options.Ingest.Writers, 0, 8);
         Range(errors, "Audit:Ingest:QueueCapacity", options.Ingest.QueueCapacity, 100, 1_000_000);
         Range(errors, "Audit:Ingest:MaxPayloadBytes", options.Ingest.MaxPayloadBytes, 1024, 16 * 1024 * 1024);
         Range(errors, "Audit:Ingest:FlushInterval", options.Ingest.FlushInterval, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(10));

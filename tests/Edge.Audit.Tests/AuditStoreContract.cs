@@ -61,7 +61,7 @@ public abstract class AuditStoreContract : IAsyncLifetime
         Assert.Equal(new WriteResult(0, 1), second);
         Assert.Equal(1, await _store.CountEventsAsync(Ct));
         Assert.Equal(0.7, (await _store.GetEventAsync(wire.EventId, Ct))!.Event.Happy, 5);
-        var rollup = Assert.Single(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), Ct));
+        var rollup = Assert.Single(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct));
         Assert.Equal(1, rollup.Events);
     }
 
@@ -76,9 +76,9 @@ public abstract class AuditStoreContract : IAsyncLifetime
             await _store.WriteEventsAsync(batch, Ct);
         }
 
-        var incremental = Snapshot(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), Ct));
+        var incremental = Snapshot(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct));
         await _store.RebuildRollupsAsync(Ct);
-        var rebuilt = Snapshot(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), Ct));
+        var rebuilt = Snapshot(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct));
 
         Assert.Equal(200, incremental.Sum(r => r.Events));
         Assert.Equal(9, incremental.Count); // 3 kiosks x 3 hours
@@ -86,6 +86,34 @@ public abstract class AuditStoreContract : IAsyncLifetime
         for (var i = 0; i < rebuilt.Count; i++)
         {
             Assert.Equal(rebuilt[i].SumHappy, incremental[i].SumHappy, 3);
+        }
+    }
+
+    [StoreFact]
+    public async Task ReadRollupsAsync_DailyLevelWithHourlyEdges_SameTotalsAsHourlyForAnyRange()
+    {
+        var rng = new Random(11);
+        var batch = Enumerable.Range(0, 400).Select(i => TestEvents.Incoming(TestEvents.Event(
+            kiosk: "kiosk-" + rng.Next(2), at: TestEvents.T0.AddMinutes(rng.Next(5 * 24 * 60)), happy: (float)rng.NextDouble(), flagged: rng.Next(5) == 0))).ToList();
+        await _store.WriteEventsAsync(batch, Ct);
+        var day = TestEvents.T0.ToUnixTimeMilliseconds();
+        long?[] bounds = [null, day - 1, day, day + 3_600_000, day + 86_400_000, day + (2 * 86_400_000) + 1, day + (3 * 86_400_000) - 1800_000, day + (6 * 86_400_000)];
+
+        foreach (var from in bounds)
+        {
+            foreach (var to in bounds)
+            {
+                var q = new SummaryQuery(null, "kiosk-1", from, to);
+                var hourly = await _store.ReadRollupsAsync(q, hourly: true, Ct);
+                var mixed = await _store.ReadRollupsAsync(q, hourly: false, Ct);
+                Assert.Equal((hourly.Sum(r => r.Events), hourly.Sum(r => r.Flagged)), (mixed.Sum(r => r.Events), mixed.Sum(r => r.Flagged)));
+                Assert.Equal(hourly.Sum(r => r.SumHappy), mixed.Sum(r => r.SumHappy), 3);
+                if (from is null && to is null)
+                {
+                    Assert.Equal(batch.Count(e => e.KioskId == "kiosk-1"), mixed.Sum(r => r.Events));
+                    Assert.True(mixed.Count <= 6, $"whole range should come from daily rows, got {mixed.Count}");
+                }
+            }
         }
     }
 
@@ -161,7 +189,7 @@ public abstract class AuditStoreContract : IAsyncLifetime
             Assert.Empty(await _store.ListEventsAsync(new EventQuery { Kiosk = a, Limit = 100 }, Ct));
             Assert.Empty(await _store.ListEventsAsync(new EventQuery { TopClass = a, Limit = 100 }, Ct));
             Assert.Empty(await _store.ListEventsAsync(new EventQuery { ReviewState = a, Limit = 100 }, Ct));
-            Assert.Empty(await _store.ReadRollupsAsync(new SummaryQuery(a, a, null, null), Ct));
+            Assert.Empty(await _store.ReadRollupsAsync(new SummaryQuery(a, a, null, null), hourly: true, Ct));
             Assert.Null(await _store.GetEventAsync(a, Ct));
             Assert.Null(await _store.AddReviewAsync(a, "reviewed", a, a, 1, Ct));
         }
@@ -232,7 +260,7 @@ public abstract class AuditStoreContract : IAsyncLifetime
         var r = (await _store.GetEventAsync(recent.EventId, Ct))!;
         Assert.Single(r.Heatmaps);
         Assert.NotNull(r.FaceCropPng);
-        Assert.Equal(3, (await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), Ct)).Sum(x => x.Events)); // roll-ups outlive events
+        Assert.Equal(3, (await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct)).Sum(x => x.Events)); // roll-ups outlive events
     }
 
     [StoreFact]
@@ -240,7 +268,7 @@ public abstract class AuditStoreContract : IAsyncLifetime
     {
         var again = await _store.MigrateAsync(Ct);
 
-        Assert.Equal(2, again);
+        Assert.Equal(4, again);
     }
 
     [StoreFact]

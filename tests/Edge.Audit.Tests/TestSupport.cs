@@ -46,7 +46,7 @@ internal static class TestEvents
 
         if (crop)
         {
-            e.FaceCropPng = ByteString.CopyFrom(Png.Encode(64, 64, (x, y) => ((byte)(x * 4), (byte)(y * 4), 128)));
+            e.FaceCropPng = ByteString.CopyFrom(Png.Encode(64, 64, (x, y) => ((byte)(60 + (x * 2)), (byte)(60 + (x * 2)), (byte)(60 + (y * 2)))));
         }
 
         return e;

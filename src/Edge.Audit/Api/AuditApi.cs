@@ -46,7 +46,7 @@ public static class AuditApi
         api.MapPost("/events/{eventId}/reviews", AddReview).RequireAuthorization(Policies.Review);
 
         var analytics = api.MapGroup("").RequireAuthorization(Policies.Analytics);
-        analytics.MapGet("/summaries", Summaries);
+        analytics.MapGet("/summaries", GetSummaries);
         analytics.MapGet("/export.csv", Export);
 
         var admin = api.MapGroup("/admin").RequireAuthorization(Policies.Admin);
@@ -240,7 +240,7 @@ public static class AuditApi
         return TypedResults.Created($"/api/v1/events/{Uri.EscapeDataString(eventId)}", ReviewDto.From(review));
     }
 
-    private static async Task<Results<Ok<SummaryResponseDto>, ValidationProblem>> Summaries(
+    private static async Task<Results<Ok<SummaryResponseDto>, ValidationProblem>> GetSummaries(
         string? site, string? kiosk, string? from, string? to, string? groupBy, IAuditStore store, CancellationToken cancellationToken)
     {
         if (!TryParseFilter(new EventFilterParameters { Site = site, Kiosk = kiosk, From = from, To = to }, 1, out var q, out var errors))
@@ -254,30 +254,7 @@ public static class AuditApi
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["groupBy"] = ["a comma list of site, kiosk, hour"] });
         }
 
-        bool bySite = groups.Contains("site") || groups.Contains("kiosk"), byKiosk = groups.Contains("kiosk"), byHour = groups.Contains("hour");
-        var rows = await store.ReadRollupsAsync(new SummaryQuery(q.Site, q.Kiosk, q.FromMs, q.ToMs), cancellationToken);
-        var cells = new Dictionary<(string?, string?, long?), RollupCell>();
-        foreach (var row in rows)
-        {
-            var key = (bySite ? row.SiteId : null, byKiosk ? row.KioskId : null, byHour ? row.HourMs : (long?)null);
-            if (!cells.TryGetValue(key, out var cell))
-            {
-                cell = new RollupCell();
-                cells[key] = cell;
-            }
-
-            row.AddTo(cell);
-        }
-
-        var result = cells
-            .OrderBy(c => c.Key.Item1, StringComparer.Ordinal).ThenBy(c => c.Key.Item2, StringComparer.Ordinal).ThenBy(c => c.Key.Item3)
-            .Select(c => new SummaryDto(
-                c.Key.Item1, c.Key.Item2, c.Key.Item3 is { } h ? DateTimeOffset.FromUnixTimeMilliseconds(h) : null,
-                c.Value.Events, c.Value.Flagged, c.Value.Events == 0 ? 0 : (double)c.Value.Flagged / c.Value.Events,
-                Enumerable.Range(0, ExpressionClasses.Count).ToDictionary(i => ExpressionClasses.Names[i], i => new ExpressionStatsDto(
-                    c.Value.Mean(i), c.Value.Percentile(i, 0.5), c.Value.Percentile(i, 0.9), c.Value.Percentile(i, 0.99)))))
-            .ToList();
-        return TypedResults.Ok(new SummaryResponseDto(result, rows.Count));
+        return TypedResults.Ok(await Summaries.ComputeAsync(store, new SummaryQuery(q.Site, q.Kiosk, q.FromMs, q.ToMs), groups, cancellationToken));
     }
 
     private static async Task<Results<Ok<List<TimelinePointDto>>, ValidationProblem>> Timeline(
@@ -289,7 +266,7 @@ public static class AuditApi
         }
 
         var fromMs = q.FromMs ?? time.GetUtcNow().AddDays(-2).ToUnixTimeMilliseconds();
-        var rows = await store.ReadRollupsAsync(new SummaryQuery(site, kiosk, fromMs, q.ToMs), cancellationToken);
+        var rows = await store.ReadRollupsAsync(new SummaryQuery(site, kiosk, fromMs, q.ToMs), hourly: true, cancellationToken);
         var points = rows.OrderBy(r => r.HourMs).Select(r => new TimelinePointDto(
             DateTimeOffset.FromUnixTimeMilliseconds(r.HourMs), r.Events, r.Events == 0 ? 0 : r.SumHappy / r.Events,
             r.Events == 0 ? 0 : (double)r.Flagged / r.Events)).ToList();

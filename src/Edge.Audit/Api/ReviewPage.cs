@@ -31,7 +31,6 @@ public static class ReviewPage
         }
 
         app.MapGet("/", () => TypedResults.Redirect("/review/")).ExcludeFromDescription();
-        app.MapGet("/review", () => TypedResults.Redirect("/review/")).ExcludeFromDescription();
         return app;
     }
 

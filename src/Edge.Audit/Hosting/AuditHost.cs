@@ -80,6 +80,7 @@ public static class AuditWebApp
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRouting(); // after the exception handler, so routing failures get problem details too
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapAuditApi();

@@ -19,7 +19,13 @@ public sealed class BatchWriter(
 {
     private readonly IngestOptions _options = options.Value.Ingest;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Writer loops: Audit:Ingest:Writers, or by default 1 for SQLite (one writer per file) and 2 for PostgreSQL (overlaps one batch's round trips with the next).</summary>
+    public int WriterCount => _options.Writers > 0 ? _options.Writers : store.Provider == StorageProvider.PostgreSql ? 2 : 1;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, WriterCount).Select(_ => Task.Run(() => LoopAsync(stoppingToken), stoppingToken)));
+
+    private async Task LoopAsync(CancellationToken stoppingToken)
     {
         var reader = pipeline.Reader;
         var batch = new List<PendingWrite>(_options.BatchSize);

@@ -26,7 +26,7 @@ public sealed class IngestPipeline
         _channel = Channel.CreateBounded<PendingWrite>(new BoundedChannelOptions(o.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
+            SingleReader = false,
         });
         _decoder = new IngestDecoder(o.MaxPayloadBytes);
         _stats = stats;
@@ -61,10 +61,29 @@ public sealed class IngestPipeline
         else
         {
             _stats.Rejected(result.Reason!.Value);
-            Log.IngestRejected(_logger, topic.Length > 200 ? topic[..200] : topic, result.Reason.Value, result.Detail ?? string.Empty);
+            if (ShouldLogReject())
+            {
+                Log.IngestRejected(_logger, topic.Length > 200 ? topic[..200] : topic, result.Reason.Value, result.Detail ?? string.Empty);
+            }
         }
 
         return result;
+    }
+
+    private const int MaxRejectLogsPerSecond = 20;
+    private long _logSecond;
+    private int _logsThisSecond;
+
+    /// <summary>At most 20 reject lines a second: a misbehaving kiosk must not flood the log (every reject is still counted).</summary>
+    private bool ShouldLogReject()
+    {
+        var second = _time.GetTimestamp() / _time.TimestampFrequency;
+        if (Interlocked.Exchange(ref _logSecond, second) != second)
+        {
+            Interlocked.Exchange(ref _logsThisSecond, 0);
+        }
+
+        return Interlocked.Increment(ref _logsThisSecond) <= MaxRejectLogsPerSecond;
     }
 
     /// <summary>No more messages (host stopping): the writer drains what is queued and ends.</summary>

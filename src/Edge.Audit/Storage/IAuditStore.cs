@@ -25,7 +25,11 @@ public interface IAuditStore
     /// <summary>Appends a review to the trail and moves the event's state; null when the event is unknown.</summary>
     Task<ReviewRow?> AddReviewAsync(string eventId, string action, string comment, string actor, long atMs, CancellationToken cancellationToken);
 
-    Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, CancellationToken cancellationToken);
+    /// <summary>
+    /// Roll-up rows covering the query's hours. <paramref name="hourly"/>: one row per kiosk-hour; otherwise whole days come
+    /// as one row per kiosk-day (HourMs = the day's start) and only the partial days at the range's edges as hours.
+    /// </summary>
+    Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, bool hourly, CancellationToken cancellationToken);
 
     /// <summary>Recomputes the roll-up from the events table (after a bulk load or a repair).</summary>
     Task RebuildRollupsAsync(CancellationToken cancellationToken);

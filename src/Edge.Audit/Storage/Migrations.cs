@@ -118,6 +118,27 @@ internal static class Migrations
                   CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
                   BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
                   """),
+            new(3, "heatmaps and crops are already compressed: PostgreSQL stores them out of line without trying pglz", pg
+                ? """
+                  ALTER TABLE heatmaps ALTER COLUMN data SET STORAGE EXTERNAL;
+                  ALTER TABLE face_crops ALTER COLUMN png SET STORAGE EXTERNAL;
+                  """
+                : "SELECT 1;"),
+            new(4, "daily roll-up: long-range summaries read one row per kiosk-day", T("""
+                CREATE TABLE daily_rollup (
+                    site_id TEXT NOT NULL,
+                    kiosk_id TEXT NOT NULL,
+                    day_ms BIGINT NOT NULL,
+                    events BIGINT NOT NULL,
+                    flagged BIGINT NOT NULL,
+                    sum_angry {DOUBLE} NOT NULL, sum_disgust {DOUBLE} NOT NULL, sum_fear {DOUBLE} NOT NULL,
+                    sum_happy {DOUBLE} NOT NULL, sum_sad {DOUBLE} NOT NULL, sum_surprise {DOUBLE} NOT NULL,
+                    sum_neutral {DOUBLE} NOT NULL,
+                    hist {BLOB} NOT NULL,
+                    PRIMARY KEY (site_id, kiosk_id, day_ms)
+                );
+                CREATE INDEX ix_daily_rollup_day ON daily_rollup (day_ms);
+                """)),
         ];
     }
 }

@@ -106,8 +106,14 @@ public sealed class RollupCell
 public readonly record struct RollupKey(string Site, string Kiosk, long HourMs) : IComparable<RollupKey>
 {
     public const long HourMsLength = 3_600_000;
+    public const long DayMsLength = 86_400_000;
 
     public static long HourOf(long ms) => ms - (((ms % HourMsLength) + HourMsLength) % HourMsLength);
+
+    public static long DayOf(long ms) => ms - (((ms % DayMsLength) + DayMsLength) % DayMsLength);
+
+    /// <summary>The first UTC day start at or after <paramref name="ms"/>.</summary>
+    public static long DayCeiling(long ms) => DayOf(ms) == ms ? ms : DayOf(ms) + DayMsLength;
 
     public int CompareTo(RollupKey other)
     {
@@ -137,6 +143,25 @@ public sealed class RollupAccumulator
         }
 
         cell.Add(scores, flagged);
+    }
+
+    /// <summary>The same cells summed per UTC day.</summary>
+    public SortedDictionary<RollupKey, RollupCell> Daily()
+    {
+        var days = new SortedDictionary<RollupKey, RollupCell>();
+        foreach (var (key, cell) in Cells)
+        {
+            var day = key with { HourMs = RollupKey.DayOf(key.HourMs) };
+            if (!days.TryGetValue(day, out var d))
+            {
+                d = new RollupCell();
+                days[day] = d;
+            }
+
+            d.Merge(cell);
+        }
+
+        return days;
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Dapper;
@@ -19,8 +20,17 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
         "id, event_id, site_id, kiosk_id, captured_at_ms, received_at_ms, model_id, model_sha256, angry, disgust, fear, happy, sad, " +
         "surprise, neutral, top_class, flagged, flag_reason, box_x1, box_y1, box_x2, box_y2, detector_score, frame_width, frame_height, review_state";
 
-    private const string RollupColumns =
-        "site_id, kiosk_id, hour_ms, events, flagged, sum_angry, sum_disgust, sum_fear, sum_happy, sum_sad, sum_surprise, sum_neutral, hist";
+    private const string RollupValueColumns =
+        "events, flagged, sum_angry, sum_disgust, sum_fear, sum_happy, sum_sad, sum_surprise, sum_neutral, hist";
+
+    /// <summary>The two roll-up levels: hourly (timelines, hour groups, range edges) and daily (whole days of long ranges).</summary>
+    private static readonly (string Table, string Bucket) Hourly = ("hourly_rollup", "hour_ms");
+    private static readonly (string Table, string Bucket) Daily = ("daily_rollup", "day_ms");
+
+    private static string Columns((string Table, string Bucket) level) => $"site_id, kiosk_id, {level.Bucket}, {RollupValueColumns}";
+
+    /// <summary>Selects a level's rows as <see cref="RollupRow"/> (the bucket start lands in HourMs).</summary>
+    private static string SelectColumns((string Table, string Bucket) level) => $"site_id, kiosk_id, {level.Bucket} AS hour_ms, {RollupValueColumns}";
 
     public abstract StorageProvider Provider { get; }
 
@@ -59,6 +69,11 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             await connection.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (@Version, @Name, @At)",
                 new { m.Version, m.Name, At = timeProvider.GetUtcNow().ToUnixTimeMilliseconds() }, tx, cancellationToken: cancellationToken));
+            if (m.Version == 4)
+            {
+                await RebuildDailyFromHourlyAsync(connection, tx, (c, t, cells) => MergeRollupAsync(c, t, cells, Daily, cancellationToken), cancellationToken);
+            }
+
             Log.MigrationApplied(logger, m.Version, m.Name);
             latest = m.Version;
         }
@@ -93,35 +108,78 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             rollup.Add(e.SiteId, e.KioskId, e.CapturedAtMs, e.Scores, e.Flagged);
         }
 
-        await MergeRollupAsync(connection, tx, rollup, cancellationToken);
+        await MergeRollupAsync(connection, tx, rollup.Cells, Hourly, cancellationToken);
+        await MergeRollupAsync(connection, tx, rollup.Daily(), Daily, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return new WriteResult(inserted.Count, events.Count - inserted.Count);
     }
 
-    /// <summary>Adds the batch's cells to the roll-up: make sure the row exists, lock and read it, write the sum. Keys sorted, so instances lock in one order.</summary>
-    private async Task MergeRollupAsync(DbConnection connection, DbTransaction tx, RollupAccumulator rollup, CancellationToken cancellationToken)
+    /// <summary>
+    /// Adds the batch's cells to the roll-up in three statements per chunk of cells, whatever the cell count: make sure the
+    /// rows exist, read them (locked FOR UPDATE on PostgreSQL, so concurrent instances serialise per cell; keys sorted, so
+    /// they lock in one order), then write the sums back with one multi-row upsert.
+    /// </summary>
+    private async Task MergeRollupAsync(DbConnection connection, DbTransaction tx, SortedDictionary<RollupKey, RollupCell> cells,
+        (string Table, string Bucket) level, CancellationToken cancellationToken)
     {
         var empty = new RollupCell().HistBlob();
-        foreach (var (key, cell) in rollup.Cells)
+        var (table, bucket) = level;
+        foreach (var chunk in cells.Chunk(200))
         {
-            var keyArgs = new { Site = key.Site, Kiosk = key.Kiosk, Hour = key.HourMs, Empty = empty };
-            await connection.ExecuteAsync(new CommandDefinition(
-                $"INSERT INTO hourly_rollup ({RollupColumns}) VALUES (@Site, @Kiosk, @Hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, @Empty) " +
-                "ON CONFLICT (site_id, kiosk_id, hour_ms) DO NOTHING", keyArgs, tx, cancellationToken: cancellationToken));
-            var existing = await connection.QuerySingleAsync<RollupRow>(new CommandDefinition(
-                $"SELECT {RollupColumns} FROM hourly_rollup WHERE site_id = @Site AND kiosk_id = @Kiosk AND hour_ms = @Hour{ForUpdate}",
-                keyArgs, tx, cancellationToken: cancellationToken));
-            existing.AddTo(cell);
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE hourly_rollup SET events = @Events, flagged = @Flagged, sum_angry = @S0, sum_disgust = @S1, sum_fear = @S2, " +
-                "sum_happy = @S3, sum_sad = @S4, sum_surprise = @S5, sum_neutral = @S6, hist = @Hist " +
-                "WHERE site_id = @Site AND kiosk_id = @Kiosk AND hour_ms = @Hour",
-                new
+            var keys = new StringBuilder();
+            var values = new StringBuilder();
+            var keyArgs = new DynamicParameters();
+            var ensureArgs = new DynamicParameters();
+            ensureArgs.Add("Empty", empty);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                var (key, _) = chunk[i];
+                keys.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@S{i}, @K{i}, @H{i})");
+                values.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@S{i}, @K{i}, @H{i}, 0, 0, 0, 0, 0, 0, 0, 0, 0, @Empty)");
+                foreach (var args in new[] { keyArgs, ensureArgs })
                 {
-                    cell.Events, cell.Flagged, S0 = cell.Sums[0], S1 = cell.Sums[1], S2 = cell.Sums[2], S3 = cell.Sums[3],
-                    S4 = cell.Sums[4], S5 = cell.Sums[5], S6 = cell.Sums[6], Hist = cell.HistBlob(),
-                    Site = key.Site, Kiosk = key.Kiosk, Hour = key.HourMs,
-                }, tx, cancellationToken: cancellationToken));
+                    args.Add("S" + i, key.Site);
+                    args.Add("K" + i, key.Kiosk);
+                    args.Add("H" + i, key.HourMs);
+                }
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"INSERT INTO {table} ({Columns(level)}) VALUES {values} ON CONFLICT (site_id, kiosk_id, {bucket}) DO NOTHING",
+                ensureArgs, tx, cancellationToken: cancellationToken));
+            var existing = (await connection.QueryAsync<RollupRow>(new CommandDefinition(
+                $"SELECT {SelectColumns(level)} FROM {table} WHERE (site_id, kiosk_id, {bucket}) IN (VALUES {keys}) " +
+                $"ORDER BY site_id, kiosk_id, {bucket}{ForUpdate}", keyArgs, tx, cancellationToken: cancellationToken)))
+                .ToDictionary(r => new RollupKey(r.SiteId, r.KioskId, r.HourMs));
+
+            var upsert = new StringBuilder();
+            var upsertArgs = new DynamicParameters();
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                var (key, batchCell) = chunk[i];
+                var cell = new RollupCell();
+                cell.Merge(batchCell);
+                existing[key].AddTo(cell);
+                upsert.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture,
+                    $"(@S{i}, @K{i}, @H{i}, @E{i}, @F{i}, @A{i}0, @A{i}1, @A{i}2, @A{i}3, @A{i}4, @A{i}5, @A{i}6, @B{i})");
+                upsertArgs.Add("S" + i, key.Site);
+                upsertArgs.Add("K" + i, key.Kiosk);
+                upsertArgs.Add("H" + i, key.HourMs);
+                upsertArgs.Add("E" + i, cell.Events);
+                upsertArgs.Add("F" + i, cell.Flagged);
+                for (var k = 0; k < ExpressionClasses.Count; k++)
+                {
+                    upsertArgs.Add(string.Create(CultureInfo.InvariantCulture, $"A{i}{k}"), cell.Sums[k]);
+                }
+
+                upsertArgs.Add("B" + i, cell.HistBlob());
+            }
+
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"INSERT INTO {table} ({Columns(level)}) VALUES {upsert} ON CONFLICT (site_id, kiosk_id, {bucket}) DO UPDATE SET " +
+                "events = excluded.events, flagged = excluded.flagged, sum_angry = excluded.sum_angry, sum_disgust = excluded.sum_disgust, " +
+                "sum_fear = excluded.sum_fear, sum_happy = excluded.sum_happy, sum_sad = excluded.sum_sad, sum_surprise = excluded.sum_surprise, " +
+                "sum_neutral = excluded.sum_neutral, hist = excluded.hist", upsertArgs, tx, cancellationToken: cancellationToken));
         }
     }
 
@@ -273,9 +331,43 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
         return review;
     }
 
-    public async Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, bool hourly, CancellationToken cancellationToken)
     {
-        var sql = new StringBuilder($"SELECT {RollupColumns} FROM hourly_rollup WHERE 1 = 1");
+        // Hours are included when they start in [hour of From, To). Without hourly grouping, whole days inside that
+        // range come from the daily level and only the partial days at the edges from the hourly one.
+        var lo = query.FromMs is { } f ? RollupKey.HourOf(f) : (long?)null;
+        var hi = query.ToMs;
+        await using var connection = await OpenAsync(cancellationToken);
+        if (hourly)
+        {
+            return await ReadLevelAsync(connection, Hourly, query, lo, hi, cancellationToken);
+        }
+
+        var dayStart = lo is { } l ? RollupKey.DayCeiling(l) : (long?)null;
+        var dayEnd = hi is { } h ? RollupKey.DayCeiling(h - (23 * RollupKey.HourMsLength)) : (long?)null;
+        if (dayStart is not null && dayEnd is not null && dayEnd <= dayStart)
+        {
+            return await ReadLevelAsync(connection, Hourly, query, lo, hi, cancellationToken);
+        }
+
+        var rows = await ReadLevelAsync(connection, Daily, query, dayStart, dayEnd, cancellationToken);
+        if (lo is not null && lo < dayStart)
+        {
+            rows.AddRange(await ReadLevelAsync(connection, Hourly, query, lo, dayStart, cancellationToken));
+        }
+
+        if (hi is not null && dayEnd < hi)
+        {
+            rows.AddRange(await ReadLevelAsync(connection, Hourly, query, dayEnd, hi, cancellationToken));
+        }
+
+        return rows;
+    }
+
+    private static async Task<List<RollupRow>> ReadLevelAsync(DbConnection connection, (string Table, string Bucket) level, SummaryQuery query,
+        long? from, long? to, CancellationToken cancellationToken)
+    {
+        var sql = new StringBuilder($"SELECT {SelectColumns(level)} FROM {level.Table} WHERE 1 = 1");
         var args = new DynamicParameters();
         if (query.Site is not null)
         {
@@ -289,19 +381,18 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             args.Add("Kiosk", query.Kiosk);
         }
 
-        if (query.FromMs is not null)
+        if (from is not null)
         {
-            sql.Append(" AND hour_ms >= @From");
-            args.Add("From", RollupKey.HourOf(query.FromMs.Value));
+            sql.Append(CultureInfo.InvariantCulture, $" AND {level.Bucket} >= @From");
+            args.Add("From", from.Value);
         }
 
-        if (query.ToMs is not null)
+        if (to is not null)
         {
-            sql.Append(" AND hour_ms < @To");
-            args.Add("To", query.ToMs.Value);
+            sql.Append(CultureInfo.InvariantCulture, $" AND {level.Bucket} < @To");
+            args.Add("To", to.Value);
         }
 
-        await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<RollupRow>(new CommandDefinition(sql.ToString(), args, cancellationToken: cancellationToken));
         return rows.AsList();
     }
@@ -319,18 +410,41 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             {
                 for (var i = 0; i < scores.Length; i++)
                 {
-                    scores[i] = Convert.ToSingle(reader.GetValue(4 + i), System.Globalization.CultureInfo.InvariantCulture);
+                    scores[i] = (float)reader.GetDouble(4 + i);
                 }
 
-                rollup.Add(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), scores, Convert.ToBoolean(reader.GetValue(3), System.Globalization.CultureInfo.InvariantCulture));
+                rollup.Add(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), scores, reader.GetBoolean(3));
             }
         }
 
         await using var write = await OpenAsync(cancellationToken);
         await using var tx = await write.BeginTransactionAsync(cancellationToken);
-        await write.ExecuteAsync(new CommandDefinition("DELETE FROM hourly_rollup", transaction: tx, cancellationToken: cancellationToken));
-        await MergeRollupAsync(write, tx, rollup, cancellationToken);
+        await write.ExecuteAsync(new CommandDefinition("DELETE FROM hourly_rollup; DELETE FROM daily_rollup", transaction: tx, cancellationToken: cancellationToken));
+        await MergeRollupAsync(write, tx, rollup.Cells, Hourly, cancellationToken);
+        await MergeRollupAsync(write, tx, rollup.Daily(), Daily, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Fills the daily level from the hourly one (data step of migration 4, for stores that had events before it).</summary>
+    private static async Task RebuildDailyFromHourlyAsync(DbConnection connection, DbTransaction tx, Func<DbConnection, DbTransaction, SortedDictionary<RollupKey, RollupCell>, Task> merge, CancellationToken cancellationToken)
+    {
+        var hourly = await connection.QueryAsync<RollupRow>(new CommandDefinition(
+            $"SELECT {SelectColumns(Hourly)} FROM hourly_rollup", transaction: tx, cancellationToken: cancellationToken));
+        var days = new SortedDictionary<RollupKey, RollupCell>();
+        foreach (var row in hourly)
+        {
+            var key = new RollupKey(row.SiteId, row.KioskId, RollupKey.DayOf(row.HourMs));
+            if (!days.TryGetValue(key, out var cell))
+            {
+                cell = new RollupCell();
+                days[key] = cell;
+            }
+
+            row.AddTo(cell);
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM daily_rollup", transaction: tx, cancellationToken: cancellationToken));
+        await merge(connection, tx, days);
     }
 
     public async Task<IReadOnlyList<KioskStatusRow>> ListKioskStatusAsync(CancellationToken cancellationToken)
