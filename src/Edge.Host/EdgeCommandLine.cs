@@ -32,6 +32,8 @@ internal static class EdgeCommandLine
                 return await Commands.BenchCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "model":
                 return await Commands.ModelCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "explain":
+                return await Commands.ExplainCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "doctor":
                 return await DoctorCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "run":
@@ -53,6 +55,8 @@ internal static class EdgeCommandLine
           report     report bias --labels FILE.csv: per-group accuracy, happy mean, calibration, gaps with CIs
           drift      drift baseline (commissioning) | drift replay (a video through the drift watch)
           score      [--precision int8|fp32] [--json] IMAGE_OR_FOLDER...: faces and expression probabilities
+          explain    IMAGE_OR_FOLDER --out DIR [--class happy] [--mode reduced|full] [--precision int8|fp32] [--json]: LRP heatmaps
+                     explain verify FOLDER: occlusion AOPC of LRP vs gradient x input vs random, mouth share for smiles
           bench      bench score: p50/p99 per stage of detection + scoring on a 640x480 frame
           run        the kiosk service: camera → scoring → explanations → outbox, /healthz and /metrics
         """;

@@ -8,7 +8,8 @@ public sealed record EncodedHeatmap(int CodecVersion, int Width, int Height, flo
 /// <summary>
 /// The wire codec for relevance maps, agreed with the audit review page.
 /// Version 1: <c>data</c> = zlib (RFC 1950, <see cref="ZLibStream"/>) of width × height signed int8 values,
-/// row-major; relevance ≈ value × scale with scale = max|R| / 127 (0 for an all-zero map).
+/// row-major; relevance ≈ value × scale with scale = max|R| / 127 (0 for an all-zero map). The encoder may use
+/// fewer levels (scale = max|R| / L, values in ±L, L ≤ 127) to fit a byte budget; the decoder is the same.
 /// The encoder may first shrink the map by summing factor × factor blocks (relevance is additive, so the
 /// sum of the map is kept); width and height are then the shrunk map's.
 /// </summary>
@@ -17,9 +18,11 @@ public static class HeatmapCodec
     public const int Version1 = 1;
 
     /// <summary>Encodes a row-major map, optionally summing <paramref name="factor"/>×<paramref name="factor"/> blocks first.</summary>
-    public static EncodedHeatmap Encode(ReadOnlySpan<float> relevance, int width, int height, int factor = 1)
+    public static EncodedHeatmap Encode(ReadOnlySpan<float> relevance, int width, int height, int factor = 1, int levels = 127)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(factor, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(levels, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(levels, 127);
         if (relevance.Length != width * height)
         {
             throw new ArgumentException($"map has {relevance.Length} values, expected {width}×{height}", nameof(relevance));
@@ -32,13 +35,13 @@ public static class HeatmapCodec
             max = Math.Max(max, Math.Abs(v));
         }
 
-        var scale = max > 0 && float.IsFinite(max) ? max / 127f : 0f;
+        var scale = max > 0 && float.IsFinite(max) ? max / levels : 0f;
         var q = new byte[map.Length];
         if (scale > 0)
         {
             for (var i = 0; i < map.Length; i++)
             {
-                q[i] = unchecked((byte)(sbyte)Math.Clamp(MathF.Round(map[i] / scale), -127f, 127f));
+                q[i] = unchecked((byte)(sbyte)Math.Clamp(MathF.Round(map[i] / scale), -levels, levels));
             }
         }
 
@@ -49,6 +52,54 @@ public static class HeatmapCodec
         }
 
         return new EncodedHeatmap(Version1, width, height, scale, buffer.ToArray());
+    }
+
+    private static readonly (int Factor, int Levels)[] CompactCandidates =
+        [(1, 127), (1, 63), (1, 31), (1, 23), (1, 15), (2, 127), (2, 63), (2, 31), (4, 127)];
+
+    /// <summary>
+    /// The first encoding, from full size and 127 levels towards fewer levels and then shrunk maps, that fits
+    /// <paramref name="maxBytes"/> and whose decoded map (spread back to full size) still correlates
+    /// ≥ <paramref name="minCorrelation"/> with the input; else the best-correlating one that fits; else the smallest.
+    /// Every result is plain v1 (value × scale), so decoders need nothing new.
+    /// </summary>
+    public static EncodedHeatmap EncodeCompact(ReadOnlySpan<float> relevance, int width, int height, int maxBytes = 1024, double minCorrelation = 0.99)
+    {
+        EncodedHeatmap? best = null;
+        var bestR = double.NegativeInfinity;
+        EncodedHeatmap? smallest = null;
+        foreach (var (factor, levels) in CompactCandidates)
+        {
+            if (factor > Math.Min(width, height))
+            {
+                continue;
+            }
+
+            var e = Encode(relevance, width, height, factor, levels);
+            if (smallest is null || e.Data.Length < smallest.Data.Length)
+            {
+                smallest = e;
+            }
+
+            if (e.Data.Length > maxBytes)
+            {
+                continue;
+            }
+
+            var back = factor == 1 ? Decode(e) : Expand(Decode(e), e.Width, factor, width, height);
+            var r = Correlation(relevance, back);
+            if (r >= minCorrelation)
+            {
+                return e;
+            }
+
+            if (r > bestR)
+            {
+                (best, bestR) = (e, r);
+            }
+        }
+
+        return best ?? smallest!;
     }
 
     /// <summary>Decodes to a row-major width × height map of relevance values.</summary>

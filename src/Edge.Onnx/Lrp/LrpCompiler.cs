@@ -136,9 +136,26 @@ public static class LrpCompiler
             var graph = model.Graph;
             var nodes = graph.Node.ToList();
             var scoreOut = graph.Output[0].Name;
-            var last = g.Producers.GetValueOrDefault(scoreOut);
-            var softmax = last?.OpType == "Softmax" ? last : null;
-            var logits = softmax?.Input[0] ?? scoreOut;
+            // The head: Softmax, possibly followed by Identity nodes (TF graphs end in one). Relevance starts below it.
+            var head = new HashSet<NodeProto>();
+            var logits = scoreOut;
+            var walk = g.Producers.GetValueOrDefault(scoreOut);
+            while (walk is { OpType: "Identity" })
+            {
+                head.Add(walk);
+                walk = g.Producers.GetValueOrDefault(walk.Input[0]);
+            }
+
+            if (walk is { OpType: "Softmax" })
+            {
+                head.Add(walk);
+                logits = walk.Input[0];
+            }
+            else
+            {
+                head.Clear();
+            }
+
             var logitShape = g.Shape(logits);
             var classes = (int)LrpTensors.Product(logitShape.AsSpan(1));
 
@@ -148,7 +165,7 @@ public static class LrpCompiler
 
             // Start: R = target ⊙ logits, a zero row meaning "the top class".
             var target = TargetInputName;
-            graph.Input.Add(TensorInfo(target, [-1, classes]));
+            graph.Input.Add(TensorInfo(target, [o.Maps ?? -1, classes]));
             var flat = e.Reshape(logits, 1, classes);
             var top = e.Node("Cast", [e.Node("Equal", [flat, e.ReduceMax(flat, [1], true)])], LrpEmitter.Int("to", (long)TensorProto.Types.DataType.Float));
             var rowIsZero = e.Node("Equal", [e.ReduceSum(e.Node("Abs", [target]), [1], true), e.Scalar(0f)]);
@@ -172,7 +189,7 @@ public static class LrpCompiler
             for (var i = nodes.Count - 1; i >= 0; i--)
             {
                 var node = nodes[i];
-                if (ReferenceEquals(node, softmax))
+                if (head.Contains(node))
                 {
                     continue;
                 }
@@ -196,7 +213,7 @@ public static class LrpCompiler
             int height;
             int width;
             var inShape = g.Shape(g.InputName);
-            var nhwc = inShape.Length == 4 && g.Consumers.GetValueOrDefault(g.InputName) is [{ OpType: "Transpose" } t] && LrpGraph.AttrInts(t, "perm") is [0, 3, 1, 2];
+            var nhwc = inShape.Length == 4 && ReadsNhwc();
             if (inShape.Length != 4)
             {
                 throw new InvalidOperationException($"the explained input must be an image tensor (4-D), '{g.InputName}' is {inShape.Length}-D");
@@ -213,11 +230,33 @@ public static class LrpCompiler
                 map = e.Reshape(Project(stopAt, stopRelevance ?? throw new InvalidOperationException($"relevance never reached '{stopAt}'")), -1, height, width);
             }
 
-            graph.Output.Add(TensorInfo(MapOutputName, [-1, height, width]));
+            graph.Output.Add(TensorInfo(MapOutputName, [o.Maps ?? -1, height, width]));
             graph.Node.Add(new NodeProto { OpType = "Identity", Name = "lrp/map", Input = { map }, Output = { MapOutputName } });
             model.ProducerName = "edge-lrp";
             return new LrpExplainer(model, g.InputName, inShape, target, classes, [.. graph.Output.Take(graph.Output.Count - 2).Select(x => x.Name)],
                 LogitsOutputName, MapOutputName, height, width, o.Mode, stopAt);
+        }
+
+        /// <summary>True when the input reaches its first layout change through Q/DQ/Identity only and that is NHWC → NCHW.</summary>
+        private bool ReadsNhwc()
+        {
+            var t = g.InputName;
+            while (g.Consumers.GetValueOrDefault(t) is [var c])
+            {
+                if (c.OpType == "Transpose")
+                {
+                    return LrpGraph.AttrInts(c, "perm") is [0, 3, 1, 2];
+                }
+
+                if (c.OpType is not ("QuantizeLinear" or "DequantizeLinear" or "Identity"))
+                {
+                    return false;
+                }
+
+                t = c.Output[0];
+            }
+
+            return false;
         }
 
         private string DefaultStop(List<NodeProto> nodes)
@@ -246,7 +285,17 @@ public static class LrpCompiler
             {
                 var node = g.Producers[t];
                 var x = node.Input.FirstOrDefault(i => !g.IsConstant(i)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
-                if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
+                if (node.OpType == "Conv" && o.InputBounds && KindOf(node) == ConvKind.Input)
+                {
+                    // The input layer gets its exact z^B rule back: the channel-summed relevance is shared over the
+                    // layer's channels in proportion to their ReLU'd output, then z^B gives pixel-level detail.
+                    var y = node.Output[0];
+                    var active = e.Relu(y);
+                    var share = e.Div(active, e.Add(e.ReduceSum(active, [1], true), e.Scalar(o.Stabilizer)));
+                    var rin = Conv(node, e.Mul(map, share));
+                    map = e.ReduceSum(rin, [1], true);
+                }
+                else if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
                 {
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);
@@ -254,6 +303,13 @@ public static class LrpCompiler
                     var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.InSize[0], geo.InSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
                     var count = e.Conv(plane, ones, geo, 1);
                     map = e.ConvTranspose(e.Div(map, count), ones, geo, 1);
+                    if (o.SmoothProjection)
+                    {
+                        // Even out the stride pattern: divide by each input's total share, normalised to mean 1 (constant).
+                        var coverage = e.ConvTranspose(e.Div(e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.OutSize[0], geo.OutSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) }), count), ones, geo, 1);
+                        var mean = e.Node("ReduceMean", [coverage], LrpEmitter.Ints("axes", 2, 3), LrpEmitter.Int("keepdims", 1));
+                        map = e.Div(map, e.Add(e.Div(coverage, mean), e.Scalar(o.Stabilizer)));
+                    }
                 }
                 else if (!(LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose"))
                 {
@@ -325,6 +381,17 @@ public static class LrpCompiler
                         if (op == "Sub" && g.IsConstant(a))
                         {
                             throw new LrpUnsupportedOperatorException(op, node.Name, "constant − activation is not supported");
+                        }
+
+                        var both = !g.IsConstant(a) && !g.IsConstant(b);
+                        if (both && o.AddRule == LrpAddRule.Absolute)
+                        {
+                            var absA = e.Node("Abs", [a]);
+                            var absB = e.Node("Abs", [b]);
+                            var share = e.Div(r, e.Add(e.Add(absA, absB), e.Scalar(o.Stabilizer)));
+                            Contribute(a, e.Mul(absA, share));
+                            Contribute(b, e.Mul(absB, share));
+                            break;
                         }
 
                         var s = e.Div(r, e.Stabilize(y, o.Epsilon));
@@ -445,7 +512,7 @@ public static class LrpCompiler
             var geo = g.Window(node, LrpGraph.AttrInts(node, "kernel_shape") ?? ws[2..]);
             var group = LrpGraph.AttrInt(node, "group", 1);
             var kind = KindOf(node);
-            if (kind == ConvKind.Input)
+            if (kind == ConvKind.Input && o.InputBounds)
             {
                 var wp = e.Relu(w);
                 var wn = e.NegPart(w);
@@ -455,13 +522,13 @@ public static class LrpCompiler
                 var z = e.Sub(e.Sub(e.Conv(x, w, geo, group), e.Conv(low, wp, geo, group)), e.Conv(high, wn, geo, group));
                 var s = e.Div(r, e.Add(z, e.Scalar(o.Stabilizer)));
                 var bounds = e.Add(e.Mul(wp, e.Scalar(o.InputLow)), e.Mul(wn, e.Scalar(o.InputHigh)));
-                return e.Sub(e.Mul(x, e.ConvTranspose(s, w, geo, group)), e.ConvTranspose(s, bounds, geo, group));
+                return e.Sub(e.Mul(x, e.Backward(s, w, ws, geo, group)), e.Backward(s, bounds, ws, geo, group));
             }
 
             if (kind == ConvKind.Top || o.ConvRule == LrpConvRule.Epsilon)
             {
                 var s = e.Div(r, e.Stabilize(node.Output[0], o.Epsilon));
-                return e.Mul(x, e.ConvTranspose(s, w, geo, group));
+                return e.Mul(x, e.Backward(s, w, ws, geo, group));
             }
 
             var plus = o.ConvRule == LrpConvRule.ZPlus;
@@ -470,7 +537,7 @@ public static class LrpCompiler
             if (g.NonNegative.GetValueOrDefault(x))
             {
                 var s = e.Div(r, Denominator(e.Conv(x, wPos, geo, group)));
-                return e.Mul(x, e.ConvTranspose(s, wPos, geo, group));
+                return e.Mul(x, e.Backward(s, wPos, ws, geo, group));
             }
 
             var wNeg = plus ? e.NegPart(w) : e.Add(w, e.Mul(e.NegPart(w), e.Scalar(o.Gamma)));
@@ -478,33 +545,50 @@ public static class LrpCompiler
             var xn = e.NegPart(x);
             var zs = e.Add(e.Conv(xp, wPos, geo, group), e.Conv(xn, wNeg, geo, group));
             var s2 = e.Div(r, Denominator(zs));
-            return e.Add(e.Mul(xp, e.ConvTranspose(s2, wPos, geo, group)), e.Mul(xn, e.ConvTranspose(s2, wNeg, geo, group)));
+            return e.Add(e.Mul(xp, e.Backward(s2, wPos, ws, geo, group)), e.Mul(xn, e.Backward(s2, wNeg, ws, geo, group)));
         }
 
+        /// <summary>
+        /// Winner-take-all without scatter: unfold the k×k windows with a one-hot depthwise Conv, pick each window's
+        /// first maximum with ArgMax (the element MaxPool returns), mask, and fold back with the transposed Conv, so
+        /// an input that wins several overlapping windows collects all their relevance.
+        /// </summary>
         private string MaxPoolWinner(NodeProto node, string r)
         {
-            var xs = g.Shape(node.Input[0]);
-            var ys = g.Shape(node.Output[0]);
-            if (node.Output.Count < 2)
-            {
-                node.Output.Add(node.Output[0] + "/lrp_indices");
-            }
-
             if (LrpGraph.AttrInt(node, "storage_order", 0) != 0)
             {
                 throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "column-major storage_order is not supported");
             }
 
-            var nIn = xs[1] * xs[2] * xs[3];
-            var nOut = ys[1] * ys[2] * ys[3];
-            var rFlat = e.Reshape(r, -1, nOut);
-            var rShape = e.Node("Shape", [rFlat]);
-            var kDim = e.Node("Shape", [rFlat], LrpEmitter.Int("start", 0), LrpEmitter.Int("end", 1));
-            var zeros = e.Node("ConstantOfShape", [e.Node("Concat", [kDim, e.IntConst(nIn)], LrpEmitter.Int("axis", 0))],
-                new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("zero", [1], [0f]) });
-            var idx = e.Node("Expand", [e.Reshape(node.Output[1], 1, nOut), rShape]);
-            var scattered = e.Node("ScatterElements", [zeros, idx, rFlat], LrpEmitter.Int("axis", 1), LrpEmitter.Str("reduction", "add"));
-            return e.Reshape(scattered, -1, xs[1], xs[2], xs[3]);
+            var x = node.Input[0];
+            var xs = g.Shape(x);
+            var c = xs[1];
+            var k = LrpGraph.AttrInts(node, "kernel_shape")!;
+            var geo = g.Window(node, k);
+            var taps = k[0] * k[1];
+            var (ho, wo) = (geo.OutSize[0], geo.OutSize[1]);
+            var eye = new float[c * taps * taps];
+            for (var ch = 0; ch < c; ch++)
+            {
+                for (var t = 0; t < taps; t++)
+                {
+                    eye[(((ch * taps) + t) * taps) + t] = 1f;
+                }
+            }
+
+            var unfold = e.FloatConst([c * taps, 1, k[0], k[1]], eye);
+            var patches = e.Reshape(e.Conv(x, unfold, geo, c), 1, c, taps, ho, wo);
+
+            // Taps that fall on padding must never win: mask them with the lowest float (constant-folded).
+            var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, xs[2], xs[3])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
+            var planeEye = e.FloatConst([taps, 1, k[0], k[1]], [.. eye.Take((int)(taps * taps))]);
+            var inside = e.Node("Greater", [e.Reshape(e.Conv(plane, planeEye, geo, 1), 1, 1, taps, ho, wo), e.Scalar(0.5f)]);
+            var masked = e.Node("Where", [inside, patches, e.Scalar(float.MinValue)]);
+            var winner = e.Node("ArgMax", [masked], LrpEmitter.Int("axis", 2), LrpEmitter.Int("keepdims", 1), LrpEmitter.Int("select_last_index", 0));
+            var tapIds = e.Node("Range", [e.IntConst0(0), e.IntConst0(taps), e.IntConst0(1)]);
+            var onehot = e.Node("Cast", [e.Node("Equal", [winner, e.Reshape(tapIds, 1, 1, taps, 1, 1)])], LrpEmitter.Int("to", (long)TensorProto.Types.DataType.Float));
+            var routed = e.Reshape(e.Mul(onehot, e.Reshape(r, -1, c, 1, ho, wo)), -1, c * taps, ho, wo);
+            return e.ConvTranspose(routed, unfold, geo, c);
         }
 
         private string PoolZ(NodeProto node, string r)
@@ -515,7 +599,7 @@ public static class LrpCompiler
             var geo = g.Window(node, k);
             var ones = e.FloatConst([c, 1, k[0], k[1]], [.. Enumerable.Repeat(1f, (int)(c * k[0] * k[1]))]);
             var s = e.Div(r, e.Stabilize(e.Conv(x, ones, geo, c), o.Epsilon));
-            return e.Mul(x, e.ConvTranspose(s, ones, geo, c));
+            return e.Mul(x, e.Backward(s, ones, [c, 1, k[0], k[1]], geo, c));
         }
 
         private string Dense(NodeProto node, string r)

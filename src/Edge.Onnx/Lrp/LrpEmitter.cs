@@ -57,6 +57,14 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
         return name;
     }
 
+    /// <summary>A 0-D int64 constant (scalar).</summary>
+    public string IntConst0(long value)
+    {
+        var name = Fresh("i");
+        graph.Initializer.Add(LrpTensors.Int64s(name, [], [value]));
+        return name;
+    }
+
     public static AttributeProto Int(string name, long v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = v };
 
     public static AttributeProto Float(string name, float v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = v };
@@ -102,6 +110,27 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
 
     public string Conv(string x, string w, WindowGeometry g, long group) =>
         Node("Conv", [x, w], Ints("kernel_shape", g.Kernel), Ints("strides", g.Strides), Ints("dilations", g.Dilations), Ints("pads", g.Pads), Int("group", group));
+
+    /// <summary>
+    /// The transpose of Conv(·, w) applied to <paramref name="s"/>: for stride 1 and no dilation a plain Conv with the
+    /// kernel flipped and its channel axes swapped per group (ONNX Runtime's Conv kernels are much faster than its
+    /// ConvTranspose, depthwise above all); otherwise a ConvTranspose.
+    /// </summary>
+    public string Backward(string s, string w, long[] wShape, WindowGeometry g, long group)
+    {
+        if (g.Strides.Any(v => v != 1) || g.Dilations.Any(v => v != 1) || g.Pads.Where((p, i) => p > g.Kernel[i % 2] - 1).Any())
+        {
+            return ConvTranspose(s, w, g, group);
+        }
+
+        var (co, ciPer, kh, kw) = (wShape[0], wShape[1], wShape[2], wShape[3]);
+        var grouped = Reshape(w, group, co / group, ciPer, kh, kw);
+        var swapped = Node("Transpose", [grouped], Ints("perm", 0, 2, 1, 3, 4));
+        var back = Reshape(swapped, ciPer * group, co / group, kh, kw);
+        var flipped = Node("Slice", [back, IntConst(-1, -1), IntConst(long.MinValue, long.MinValue), IntConst(2, 3), IntConst(-1, -1)]);
+        var pads = new long[] { kh - 1 - g.Pads[0], kw - 1 - g.Pads[1], kh - 1 - g.Pads[2], kw - 1 - g.Pads[3] };
+        return Node("Conv", [s, flipped], Ints("kernel_shape", kh, kw), Ints("pads", pads), Int("group", group));
+    }
 
     public string ConvTranspose(string s, string w, WindowGeometry g, long group) =>
         Node("ConvTranspose", [s, w], Ints("kernel_shape", g.Kernel), Ints("strides", g.Strides), Ints("dilations", g.Dilations), Ints("pads", g.Pads), Ints("output_padding", g.OutputPadding()), Int("group", group));

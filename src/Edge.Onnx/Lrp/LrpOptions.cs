@@ -23,6 +23,16 @@ public enum LrpMaxPoolRule
     Z,
 }
 
+/// <summary>How a residual Add (two activations) splits its relevance.</summary>
+public enum LrpAddRule
+{
+    /// <summary>R_a = a / (a + b) · R: the z-rule; branches of opposite sign can receive large opposite shares.</summary>
+    Signed,
+
+    /// <summary>R_a = |a| / (|a| + |b|) · R: shares in [0, 1], conservative, no amplification.</summary>
+    Absolute,
+}
+
 /// <summary>Full LRP down to the pixels, or the cheap kiosk variant that stops at an intermediate layer.</summary>
 public enum LrpMode
 {
@@ -56,6 +66,15 @@ public sealed record LrpOptions
 
     public LrpMaxPoolRule MaxPoolRule { get; init; } = LrpMaxPoolRule.Winner;
 
+    public LrpAddRule AddRule { get; init; } = LrpAddRule.Signed;
+
+    /// <summary>
+    /// Use the z^B rule (with <see cref="InputLow"/>/<see cref="InputHigh"/>) for the convolution that reads the
+    /// input (default true); false gives it the same rule as the other convolutions (with ConvRule = Epsilon,
+    /// ε → 0, signed Add and the winner max-pool that is exactly gradient × input).
+    /// </summary>
+    public bool InputBounds { get; init; } = true;
+
     /// <summary>Lower bound of every input value, for the z^B rule of the first layer (preprocessing: [−1, 1]).</summary>
     public float InputLow { get; init; } = -1f;
 
@@ -68,6 +87,15 @@ public sealed record LrpOptions
     /// </summary>
     public string? StopAt { get; init; }
 
-    /// <summary>Emit the graph's own Softmax/score outputs as well as the relevance (default true).</summary>
-    public bool KeepScores { get; init; } = true;
+    /// <summary>
+    /// Reduced mode: after each flat step divide by the input's total window share (normalised to mean 1), which
+    /// removes the stride-2 grid the flat rule leaves (constant-folded; default true).
+    /// </summary>
+    public bool SmoothProjection { get; init; } = true;
+
+    /// <summary>
+    /// Maps per run (K) fixed in the graph, so that every shape is static (ONNX Runtime plans memory and picks
+    /// kernels once); null leaves K symbolic. Default null.
+    /// </summary>
+    public int? Maps { get; init; }
 }

@@ -60,6 +60,28 @@ public sealed class HeatmapCodecTests
     }
 
     [Fact]
+    public void EncodeCompact_TexturedMap_FitsBudgetAtCorrelation099()
+    {
+        // Blobs plus strong pixel texture, like a z^B map: 127 levels do not fit 1 KB, fewer levels do.
+        var rng = new Random(4);
+        var map = BlobMap(4).Select(v => v * (1f + (0.6f * (float)(rng.NextDouble() - 0.5)))).ToArray();
+        Assert.True(HeatmapCodec.Encode(map, 64, 64).Data.Length > 1024, "the test map is too easy");
+        var encoded = HeatmapCodec.EncodeCompact(map, 64, 64);
+        Assert.True(encoded.Data.Length <= 1024, $"{encoded.Data.Length} bytes");
+        var back = encoded.Width == 64 ? HeatmapCodec.Decode(encoded) : HeatmapCodec.Expand(HeatmapCodec.Decode(encoded), encoded.Width, 64 / encoded.Width, 64, 64);
+        Assert.True(HeatmapCodec.Correlation(map, back) >= 0.99, $"r = {HeatmapCodec.Correlation(map, back)}");
+    }
+
+    [Fact]
+    public void Encode_FifteenLevels_DecodesWithTheSameV1Rule()
+    {
+        float[] map = [1f, -0.6f, 0.2f, 0f];
+        var encoded = HeatmapCodec.Encode(map, 2, 2, levels: 15);
+        Assert.Equal(1f / 15f, encoded.Scale, 6);
+        Assert.Equal(new[] { 1f, -9f / 15f, 3f / 15f, 0f }, HeatmapCodec.Decode(encoded), new FloatTolerance(1e-6f));
+    }
+
+    [Fact]
     public void Encode_AllZeroMap_ScaleZeroAndDecodesToZeros()
     {
         var encoded = HeatmapCodec.Encode(new float[16], 4, 4);
@@ -93,4 +115,11 @@ public sealed class HeatmapCodecTests
         float[] a = [1, 2, 3, 4];
         Assert.Equal(-1, HeatmapCodec.Correlation(a, [.. a.Select(v => -v)]), 6);
     }
+}
+
+internal sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+{
+    public bool Equals(float x, float y) => Math.Abs(x - y) <= tolerance;
+
+    public int GetHashCode(float obj) => 0;
 }

@@ -7,18 +7,19 @@ public sealed class LrpCompilerTests(LrpRuntimeFixture ort) : IClassFixture<LrpR
 {
     private static readonly int[] ImageShape = [1, 1, 12, 12];
 
-    public static TheoryData<string, LrpConvRule, LrpMaxPoolRule> ResidualRules => new()
+    public static TheoryData<string, LrpConvRule, LrpMaxPoolRule, LrpAddRule> ResidualRules => new()
     {
-        { "gamma+winner", LrpConvRule.Gamma, LrpMaxPoolRule.Winner },
-        { "zplus+zpool", LrpConvRule.ZPlus, LrpMaxPoolRule.Z },
-        { "epsilon+winner", LrpConvRule.Epsilon, LrpMaxPoolRule.Winner },
+        { "gamma+winner", LrpConvRule.Gamma, LrpMaxPoolRule.Winner, LrpAddRule.Signed },
+        { "zplus+zpool", LrpConvRule.ZPlus, LrpMaxPoolRule.Z, LrpAddRule.Signed },
+        { "epsilon+winner", LrpConvRule.Epsilon, LrpMaxPoolRule.Winner, LrpAddRule.Signed },
+        { "zplus+winner+abs-add", LrpConvRule.ZPlus, LrpMaxPoolRule.Winner, LrpAddRule.Absolute },
     };
 
     [Theory]
     [MemberData(nameof(ResidualRules))]
-    public void Compile_ResidualConvNet_MatchesReference(string name, LrpConvRule conv, LrpMaxPoolRule pool)
+    public void Compile_ResidualConvNet_MatchesReference(string name, LrpConvRule conv, LrpMaxPoolRule pool, LrpAddRule add)
     {
-        var options = new LrpOptions { ConvRule = conv, MaxPoolRule = pool };
+        var options = new LrpOptions { ConvRule = conv, MaxPoolRule = pool, AddRule = add };
         var model = LrpTestGraphs.Residual(seed: 7);
         var input = LrpTestGraphs.Random(new Random(3), 144);
         AssertMatchesReference(model, options, input, ImageShape, OneHot(5, 2), name);

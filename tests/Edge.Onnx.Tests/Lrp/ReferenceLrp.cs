@@ -54,6 +54,14 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         }
 
         var last = _producer[graph.Output[0].Name];
+        var head = new HashSet<NodeProto>();
+        while (last.OpType == "Identity")
+        {
+            head.Add(last);
+            last = _producer[last.Input[0]];
+        }
+
+        head.Add(last);
         var logitsName = last.OpType == "Softmax" ? last.Input[0] : last.Output[0];
         Logits = _values[logitsName].Data;
         var t = target;
@@ -68,7 +76,7 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         for (var i = nodes.Count - 1; i >= 0; i--)
         {
             var n = nodes[i];
-            if (n == last && last.OpType == "Softmax")
+            if (head.Contains(n) && last.OpType == "Softmax")
             {
                 continue;
             }
@@ -119,12 +127,41 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         {
             var n = _producer[t];
             var x = n.Input.First(i => !IsConst(i));
-            if (n.OpType is "Conv" or "MaxPool" or "AveragePool")
+            if (n.OpType == "Conv" && options.InputBounds && IsInputConv(n))
+            {
+                var y = _values[n.Output[0]];
+                var hw = y.Shape[2] * y.Shape[3];
+                var shared = new float[y.Data.Length];
+                for (var p = 0; p < hw; p++)
+                {
+                    var total = 0f;
+                    for (var c = 0; c < y.Shape[1]; c++)
+                    {
+                        total += Math.Max(0f, y.Data[(c * hw) + p]);
+                    }
+
+                    for (var c = 0; c < y.Shape[1]; c++)
+                    {
+                        shared[(c * hw) + p] = map[p] * Math.Max(0f, y.Data[(c * hw) + p]) / (total + options.Stabilizer);
+                    }
+                }
+
+                var rin = ConvBackward(n, shared);
+                var xs = _values[x].Shape;
+                var inHw = xs[2] * xs[3];
+                map = new float[inHw];
+                for (var i = 0; i < rin.Length; i++)
+                {
+                    map[i % inHw] += rin[i];
+                }
+            }
+            else if (n.OpType is "Conv" or "MaxPool" or "AveragePool")
             {
                 var xs = _values[x].Shape;
                 var k = n.OpType == "Conv" ? (Ints(n, "kernel_shape") ?? [_values[n.Input[1]].Shape[2], _values[n.Input[1]].Shape[3]]) : Ints(n, "kernel_shape")!;
                 var geo = Geometry(n, xs, k);
                 var next = new float[xs[2] * xs[3]];
+                var coverage = new float[next.Length];
                 for (var oy = 0; oy < geo.OutH; oy++)
                 {
                     for (var ox = 0; ox < geo.OutW; ox++)
@@ -133,7 +170,17 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                         foreach (var (iy, ix) in cells)
                         {
                             next[(iy * xs[3]) + ix] += map[(oy * geo.OutW) + ox] / cells.Count;
+                            coverage[(iy * xs[3]) + ix] += 1f / cells.Count;
                         }
+                    }
+                }
+
+                if (options.SmoothProjection)
+                {
+                    var mean = coverage.Average();
+                    for (var i = 0; i < next.Length; i++)
+                    {
+                        next[i] /= (coverage[i] / mean) + options.Stabilizer;
                     }
                 }
 
@@ -554,6 +601,15 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                     break;
                 }
 
+            case "Add" when options.AddRule == LrpAddRule.Absolute && !IsConst(n.Input[0]) && !IsConst(n.Input[1]):
+                {
+                    var a = _values[n.Input[0]].Data;
+                    var b = _values[n.Input[1]].Data;
+                    Give(n.Input[0], [.. a.Select((v, i) => Math.Abs(v) / (Math.Abs(v) + Math.Abs(b[i]) + options.Stabilizer) * r[i])]);
+                    Give(n.Input[1], [.. b.Select((v, i) => Math.Abs(v) / (Math.Abs(a[i]) + Math.Abs(v) + options.Stabilizer) * r[i])]);
+                    break;
+                }
+
             case "Add" or "Sub":
                 foreach (var (name, sign) in new[] { (n.Input[0], 1f), (n.Input[1], n.OpType == "Sub" ? -1f : 1f) })
                 {
@@ -641,8 +697,8 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         var inPer = w.Shape[1];
         var outPer = outC / group;
         var rin = new float[x.Data.Length];
-        var input = IsInputConv(n);
-        var top = !input && IsTopConv(n);
+        var input = IsInputConv(n) && options.InputBounds;
+        var top = !IsInputConv(n) && IsTopConv(n);
         var gamma = options.ConvRule == LrpConvRule.ZPlus ? float.PositiveInfinity : options.Gamma;
         var contributions = new List<(int Index, double Z)>();
         for (var oc = 0; oc < outC; oc++)

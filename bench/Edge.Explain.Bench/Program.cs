@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Edge.Explain;
+using Edge.Explain.Explanations;
+using Edge.Explain.Heatmaps;
+using Edge.Onnx.Graph;
+using Edge.Onnx.Lrp;
+using Edge.Onnx.Models;
+using Edge.Onnx.Runtime;
+
+// Short benchmark of the LRP explainer on the real emotion model and real face crops, one thread:
+// cost ratios (scoring-only vs reduced vs full), reduced-vs-full correlation, conservation, codec size/correlation.
+var model = Arg("--model") ?? Path.Combine(ModelPaths.ModelDirectory, "emotion.fp32.onnx");
+var faces = Arg("--faces") ?? ModelPaths.FacesDirectory;
+var fixture = Arg("--fixture") ?? Path.Combine(AppContext.BaseDirectory, "tfjs-reference.json");
+var runs = int.Parse(Arg("--runs") ?? "400", CultureInfo.InvariantCulture);
+var stopAt = Arg("--stop-at");
+
+var fullOptions = new LrpOptions
+{
+    ConvRule = Enum.Parse<LrpConvRule>(Arg("--rule") ?? nameof(LrpConvRule.Gamma), ignoreCase: true),
+    AddRule = Enum.Parse<LrpAddRule>(Arg("--add") ?? nameof(LrpAddRule.Signed), ignoreCase: true),
+    MaxPoolRule = Enum.Parse<LrpMaxPoolRule>(Arg("--pool") ?? nameof(LrpMaxPoolRule.Winner), ignoreCase: true),
+    Gamma = float.Parse(Arg("--gamma") ?? "0.25", CultureInfo.InvariantCulture),
+    Epsilon = float.Parse(Arg("--eps") ?? "0.01", CultureInfo.InvariantCulture),
+};
+var reducedOptions = fullOptions with { Mode = LrpMode.Reduced, StopAt = stopAt };
+Console.WriteLine(fullOptions);
+using var env = OrtEnvironment.Create();
+var settings = Arg("--ftz") == "1" ? SessionSettings.Default with { ConfigEntries = new Dictionary<string, string> { ["session.set_denormal_as_zero"] = "1" } } : SessionSettings.Default;
+var scoring = OnnxModel.Load(model);
+var crops = new List<(string Name, float[] X)>();
+using (var doc = JsonDocument.Parse(await File.ReadAllTextAsync(fixture)))
+{
+    foreach (var c in doc.RootElement.GetProperty("crops").EnumerateArray())
+    {
+        var image = c.GetProperty("image").GetString()!;
+        var grey = await GreyImages.DecodeAsync(Path.Combine(faces, image), c.GetProperty("filter").GetString()!, 64, 64, CancellationToken.None);
+        crops.Add((image, GreyImages.Normalise(grey)));
+    }
+}
+
+var happy = Expressions.IndexOf("happy");
+if (Args().Contains("--micro"))
+{
+    foreach (var (op, c, size, k, stride, group) in new[] { ("Conv", 1, 29, 3, 1, 1), ("ConvTranspose", 1, 29, 3, 1, 1), ("ConvTranspose", 1, 15, 3, 2, 1), ("Conv", 32, 15, 1, 1, 1), ("ConvTranspose", 32, 15, 1, 1, 1), ("Conv", 32, 15, 3, 1, 32), ("ConvTranspose", 32, 8, 3, 2, 32), ("Conv", 32, 15, 3, 2, 32) })
+    {
+        var b = new OnnxGraphBuilder("micro", 17);
+        b.AddInput("x", Edge.Onnx.TensorElementType.Float, 1, c, size, size);
+        b.AddInitializer("w", Enumerable.Repeat(0.1f, c * (c / group) * k * k).ToArray(), c, c / group, k, k);
+        b.AddNode(op, ["x", "w"], ["y"], [Attr.Ints("strides", stride, stride), Attr.Int("group", group), Attr.Ints("pads", k / 2, k / 2, k / 2, k / 2)]);
+        b.AddOutput("y");
+        using var sess = env.CreateSession(OnnxModel.ToBytes(b.Build()), settings);
+        using var run = sess.CreateRunner();
+        var t = new double[300];
+        for (var j = 0; j < 330; j++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            run.Run();
+            if (j >= 30)
+            {
+                t[j - 30] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }
+
+        Array.Sort(t);
+        Console.WriteLine(FormattableString.Invariant($"{op,-14} C={c,3} {size}² k{k} s{stride} g{group}: {t[150]:F3} ms"));
+    }
+
+    return 0;
+}
+
+if (Arg("--profile") is { } step)
+{
+    var compiled = LrpCompiler.Compile(scoring, (Arg("--dump-mode") == "reduced" ? reducedOptions : fullOptions) with { Maps = 1 });
+    var nodes = compiled.Model.Graph.Node;
+    var previous = 0.0;
+    for (var i = int.Parse(Arg("--profile-min") ?? "0", CultureInfo.InvariantCulture) + int.Parse(step, CultureInfo.InvariantCulture) - 1; i < Math.Min(nodes.Count, int.Parse(Arg("--profile-max") ?? "100000", CultureInfo.InvariantCulture)); i += int.Parse(step, CultureInfo.InvariantCulture))
+    {
+        var m = compiled.Model.Clone();
+        m.Graph.Output.Clear();
+        m.Graph.Output.Add(new Edge.Onnx.Proto.ValueInfoProto { Name = nodes[i].Output[0] });
+        while (m.Graph.Node.Count > i + 1)
+        {
+            m.Graph.Node.RemoveAt(m.Graph.Node.Count - 1);
+        }
+
+        foreach (var extra in m.Graph.Node.Where(n => n.OpType == "MaxPool" && n.Output.Count > 1 && !m.Graph.Node.Any(c => c.Input.Contains(n.Output[1]))).ToList())
+        {
+            extra.Output.RemoveAt(1);
+        }
+        using var sess = env.CreateSession(OnnxModel.ToBytes(m), settings);
+        var feeds = new[] { NamedTensor.FromFloat(compiled.Input, crops[0].X, compiled.InputShape), NamedTensor.FromFloat(compiled.TargetInput, [0, 0, 0, 1, 0, 0, 0], 1, 7) };
+        var used = feeds.Where(f => sess.Inputs.Any(x => x.Name == f.Name)).ToArray();
+        var t = new double[30];
+        for (var j = 0; j < 40; j++)
+        {
+            var start = ThreadCpu.Milliseconds();
+            sess.Run(used);
+            if (j >= 10)
+            {
+                t[j - 10] = ThreadCpu.Milliseconds() - start;
+            }
+        }
+
+        Array.Sort(t);
+        var ops = string.Join(",", nodes.Skip(Math.Max(0, i + 1 - int.Parse(step, CultureInfo.InvariantCulture))).Take(int.Parse(step, CultureInfo.InvariantCulture)).Select(n => n.OpType));
+        Console.WriteLine(FormattableString.Invariant($"{i,4} {t[15],8:F3} ms (+{t[15] - previous,7:F3}) {ops}"));
+        previous = t[15];
+    }
+
+    return 0;
+}
+
+if (Arg("--dump") is { } dump)
+{
+    var compiled = LrpCompiler.Compile(scoring, Arg("--dump-mode") == "reduced" ? reducedOptions : fullOptions);
+    using (env.CreateSession(OnnxModel.ToBytes(compiled.Model), SessionSettings.Default with { OptimizedModelFilePath = dump }))
+    {
+    }
+
+    var optimized = OnnxModel.Load(dump);
+    Console.WriteLine($"compiled {compiled.Model.Graph.Node.Count} nodes, optimized {optimized.Graph.Node.Count} nodes, {optimized.Graph.Initializer.Count} initializers");
+    foreach (var grp in optimized.Graph.Node.GroupBy(n => n.OpType).OrderByDescending(x => x.Count()))
+    {
+        Console.WriteLine($"  {grp.Key,-28} {grp.Count()}");
+    }
+
+    return 0;
+}
+
+using var full = FaceExplainer.Create(env, scoring, fullOptions, 2, settings);
+using var fullOne = FaceExplainer.Create(env, scoring, fullOptions, 1, settings);
+using var reduced = FaceExplainer.Create(env, scoring, reducedOptions, 2, settings);
+using var reducedOne = FaceExplainer.Create(env, scoring, reducedOptions, 1, settings);
+using var conserving = FaceExplainer.Create(env, scoring, fullOptions with { Epsilon = 1e-9f }, 1, settings);
+using var scoreSession = env.CreateSession(OnnxModel.ToBytes(scoring), SessionSettings.Default);
+using var scorer = scoreSession.CreateRunner();
+Console.WriteLine($"model {model}; reduced stops at '{reduced.Compiled.StoppedAt}'; {crops.Count} faces");
+
+var scores = new float[7];
+var logits = new float[7];
+var mapFull = new float[2 * 4096];
+var mapReduced = new float[2 * 4096];
+var corr = new List<double>();
+var consErr = new List<double>();
+var bytes1 = new List<int>();
+var bytes2 = new List<int>();
+var corr1 = new List<double>();
+var corr2 = new List<double>();
+var red1 = new List<(int Bytes, double R)>();
+var levelStats = new List<(int Levels, int Bytes, double R)>();
+var red2 = new List<(int Bytes, double R)>();
+foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", CultureInfo.InvariantCulture)))
+{
+    full.Explain(x, [happy, FaceExplainer.TopClass], scores, logits, mapFull);
+    reduced.Explain(x, [happy, FaceExplainer.TopClass], scores, logits, mapReduced);
+    var r = HeatmapCodec.Correlation(mapFull.AsSpan(0, 4096), mapReduced.AsSpan(0, 4096));
+    corr.Add(r);
+    var one = new float[4096];
+    conserving.Explain(x, [happy], scores, logits, one);
+    var err = Math.Abs(one.Sum() - logits[happy]) / Math.Abs(logits[happy]);
+    consErr.Add(err);
+    var m = mapFull.AsSpan(0, 4096);
+    var e1 = HeatmapCodec.Encode(m, 64, 64);
+    var e2 = HeatmapCodec.Encode(m, 64, 64, 2);
+    bytes1.Add(e1.Data.Length);
+    bytes2.Add(e2.Data.Length);
+    corr1.Add(HeatmapCodec.Correlation(m, HeatmapCodec.Decode(e1)));
+    corr2.Add(HeatmapCodec.Correlation(m, HeatmapCodec.Expand(HeatmapCodec.Decode(e2), 32, 2, 64, 64)));
+    var er = HeatmapCodec.Encode(mapReduced.AsSpan(0, 4096), 64, 64);
+    var rm = mapReduced.AsSpan(0, 4096).ToArray();
+    foreach (var lv in new[] { 63, 31, 15, 7 })
+    {
+        var encL = HeatmapCodec.Encode(rm, 64, 64, 1, lv);
+        levelStats.Add((lv, encL.Data.Length, HeatmapCodec.Correlation(rm, HeatmapCodec.Decode(encL))));
+    }
+
+    foreach (var f in new[] { 1, 2 })
+    {
+        var enc = HeatmapCodec.Encode(rm, 64, 64, f);
+        var back = f == 1 ? HeatmapCodec.Decode(enc) : HeatmapCodec.Expand(HeatmapCodec.Decode(enc), 32, 2, 64, 64);
+        (f == 1 ? red1 : red2).Add((enc.Data.Length, HeatmapCodec.Correlation(rm, back)));
+    }
+
+    if (Arg("--png") is { } pngDir)
+    {
+        Directory.CreateDirectory(pngDir);
+        var stem = Path.GetFileNameWithoutExtension(name);
+        var grey01 = x.Select(v => (v / 2f) + 0.5f).ToArray();
+        await File.WriteAllBytesAsync(Path.Combine(pngDir, stem + "_full.png"), HeatmapImages.HeatmapPng(mapFull.AsSpan(0, 4096), 64, 64));
+        await File.WriteAllBytesAsync(Path.Combine(pngDir, stem + "_reduced.png"), HeatmapImages.HeatmapPng(mapReduced.AsSpan(0, 4096), 64, 64));
+        await File.WriteAllBytesAsync(Path.Combine(pngDir, stem + "_overlay.png"), HeatmapImages.OverlayPng(mapFull.AsSpan(0, 4096), grey01, 64, 64));
+    }
+
+    Console.WriteLine(FormattableString.Invariant($"{name,-45} happy {scores[happy],6:F3} logit {logits[happy],7:F2} corr(full,reduced) {r,6:F3} conservation {err:P2} bytes v1 64² {e1.Data.Length,5} (r {corr1[^1]:F4}) 32² {e2.Data.Length,4} (r {corr2[^1]:F4}) reduced 64² {er.Data.Length,4}"));
+}
+
+Console.WriteLine(FormattableString.Invariant($"reduced vs full (happy): mean r {corr.Average():F3}, min {corr.Min():F3}; conservation (ε=1e-9) mean {consErr.Average():P2} max {consErr.Max():P2}"));
+Console.WriteLine(FormattableString.Invariant($"codec v1 full map 64×64: mean {bytes1.Average():F0} B max {bytes1.Max()} B, r min {corr1.Min():F4}; 32×32 block sums: mean {bytes2.Average():F0} B max {bytes2.Max()} B, r min {corr2.Min():F4}"));
+
+Console.WriteLine(FormattableString.Invariant($"codec v1 reduced map 64×64: mean {red1.Average(x => x.Bytes):F0} B max {red1.Max(x => x.Bytes)} B, r min {red1.Min(x => x.R):F4}; 32×32: mean {red2.Average(x => x.Bytes):F0} B max {red2.Max(x => x.Bytes)} B, r min {red2.Min(x => x.R):F4}"));
+foreach (var grp in levelStats.GroupBy(x => x.Levels))
+{
+    Console.WriteLine(FormattableString.Invariant($"  reduced 64×64 at ±{grp.Key} levels: mean {grp.Average(x => x.Bytes):F0} B max {grp.Max(x => x.Bytes)} B, r mean {grp.Average(x => x.R):F4} min {grp.Min(x => x.R):F4}"));
+}
+
+var input = crops[0].X;
+Action[] variants =
+[
+    () =>
+    {
+        input.CopyTo(scorer.Input(0));
+        scorer.Run();
+    },
+    () => reducedOne.Explain(input, [happy], scores, logits, mapReduced),
+    () => reduced.Explain(input, [happy, FaceExplainer.TopClass], scores, logits, mapReduced),
+    () => fullOne.Explain(input, [happy], scores, logits, mapFull),
+    () => full.Explain(input, [happy, FaceExplainer.TopClass], scores, logits, mapFull),
+];
+
+// Interleaved: every round times each variant once, so load from other processes hits all of them alike.
+// Wall time on a shared 2-core box mostly measures preemption, so the ratio is also taken on the calling
+// thread's CPU time (ORT with one intra-op thread computes on the caller): CLOCK_THREAD_CPUTIME_ID.
+var times = new double[variants.Length][];
+var cpu = new double[variants.Length];
+for (var v = 0; v < variants.Length; v++)
+{
+    times[v] = new double[runs];
+    for (var i = 0; i < 30; i++)
+    {
+        variants[v]();
+    }
+}
+
+for (var i = 0; i < runs; i++)
+{
+    for (var v = 0; v < variants.Length; v++)
+    {
+        var c0 = ThreadCpu.Milliseconds();
+        var start = Stopwatch.GetTimestamp();
+        variants[v]();
+        times[v][i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        cpu[v] += ThreadCpu.Milliseconds() - c0;
+    }
+}
+
+var med = times.Select(t => t.Order().ElementAt(runs / 2)).ToArray();
+var cpuMean = cpu.Select(c => c / runs).ToArray();
+string[] names = ["scoring only", "reduced, 1 class", "reduced, happy+top", "full, 1 class", "full, happy+top"];
+Console.WriteLine($"{runs} interleaved rounds, 1 intra-op thread, fp32:");
+Console.WriteLine("  variant              wall median ms  ×scoring   thread-CPU mean ms  ×scoring");
+for (var v = 0; v < variants.Length; v++)
+{
+    Console.WriteLine(FormattableString.Invariant($"  {names[v],-20} {med[v],14:F3} {med[v] / med[0],9:F2} {cpuMean[v],20:F3} {cpuMean[v] / cpuMean[0],9:F2}"));
+}
+
+return 0;
+
+string[] Args() => args;
+
+string? Arg(string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+internal static class ThreadCpu
+{
+    public static double Milliseconds()
+    {
+        _ = ClockGetTime(3, out var ts); // CLOCK_THREAD_CPUTIME_ID
+        return (ts.Seconds * 1e3) + (ts.Nanoseconds / 1e6);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec ts);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+}

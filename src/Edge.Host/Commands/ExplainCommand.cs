@@ -1,0 +1,305 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Edge.Explain;
+using Edge.Explain.Explanations;
+using Edge.Explain.Faces;
+using Edge.Explain.Heatmaps;
+using Edge.Onnx.Graph;
+using Edge.Onnx.Lrp;
+using Edge.Onnx.Runtime;
+
+namespace Edge.Host.Commands;
+
+/// <summary><c>edge explain</c>: finds faces, scores them and writes LRP heatmaps and overlays.</summary>
+internal static class ExplainCommand
+{
+    internal const string Usage = """
+        usage: edge explain IMAGE_OR_FOLDER... --out DIR [--class NAME] [--mode reduced|full] [--precision int8|fp32] [--models DIR] [--json]
+               edge explain verify FOLDER [--mode reduced|full] [--precision int8|fp32] [--models DIR] [--patch N] [--steps N]
+          --out        folder for <name>_<i>_heatmap.png and <name>_<i>_overlay.png (created)
+          --class      explain this class (angry disgust fear happy sad surprise neutral); default happy and the top class
+          --mode       reduced (default, the kiosk's cheap variant) or full LRP down to the pixels
+          --precision  scoring model the explainer is compiled from (default int8 when built, else fp32)
+          --json       one line per face and class: image, face, class, score, relevance_sum, conservation_error, bytes_encoded
+        Relevance starts at the class's pre-softmax logit; conservation_error = |sum of relevance - logit| / |logit|
+        (biases and epsilon absorb some relevance, so it is not 0 on the real model). bytes_encoded is the v1 wire size.
+        """;
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        if (args.Length > 0 && args[0] == "verify")
+        {
+            return await ExplainVerifyCommand.RunAsync(args[1..], cancellationToken).ConfigureAwait(false);
+        }
+
+        var parsed = ExplainArguments.Parse(args, "explain");
+        if (parsed.Error is { } error)
+        {
+            Console.Error.WriteLine(error);
+            return 2;
+        }
+
+        if (parsed.Out is null || parsed.Inputs.Count == 0)
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        int[] classes = parsed.Class is { } c ? [Expressions.IndexOf(c)] : [Expressions.IndexOf("happy"), FaceExplainer.TopClass];
+        ExplainPipeline pipeline;
+        try
+        {
+            pipeline = ExplainPipeline.Create(parsed, classes.Length);
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or DllNotFoundException or OrtException or NotSupportedException)
+        {
+            Console.Error.WriteLine($"edge explain: {e.Message}");
+            return 1;
+        }
+
+        Directory.CreateDirectory(parsed.Out);
+        var failed = 0;
+        using (pipeline)
+        {
+            var explainer = pipeline.Explainer;
+            var scores = new float[Expressions.Count];
+            var logits = new float[Expressions.Count];
+            var maps = new float[classes.Length * explainer.MapPixels];
+            foreach (var image in ScoreCommand.Expand(parsed.Inputs))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                IReadOnlyList<float[]> crops;
+                try
+                {
+                    crops = await pipeline.CropFacesAsync(image, cancellationToken).ConfigureAwait(false);
+                }
+                catch (InvalidDataException e)
+                {
+                    failed++;
+                    Console.Error.WriteLine($"{image}: error: {e.Message}");
+                    continue;
+                }
+
+                var stem = Path.GetFileNameWithoutExtension(image);
+                for (var i = 0; i < crops.Count; i++)
+                {
+                    explainer.Explain(crops[i], classes, scores, logits, maps);
+                    var top = Array.IndexOf(scores, scores.Max());
+                    var grey = crops[i].Select(v => (v / 2f) + 0.5f).ToArray();
+                    for (var k = 0; k < classes.Length; k++)
+                    {
+                        var cls = classes[k] == FaceExplainer.TopClass ? top : classes[k];
+                        if (k > 0 && cls == classes[0])
+                        {
+                            continue; // the top class is the class already explained
+                        }
+
+                        var map = maps.AsSpan(k * explainer.MapPixels, explainer.MapPixels).ToArray();
+                        var suffix = k == 0 ? string.Empty : "_" + Expressions.Names[cls];
+                        var (w, h) = (explainer.Compiled.MapWidth, explainer.Compiled.MapHeight);
+                        await File.WriteAllBytesAsync(Path.Combine(parsed.Out, $"{stem}_{i}{suffix}_heatmap.png"), HeatmapImages.HeatmapPng(map, w, h), cancellationToken).ConfigureAwait(false);
+                        await File.WriteAllBytesAsync(Path.Combine(parsed.Out, $"{stem}_{i}{suffix}_overlay.png"), HeatmapImages.OverlayPng(map, grey, w, h), cancellationToken).ConfigureAwait(false);
+                        var sum = map.Sum();
+                        var encoded = HeatmapCodec.EncodeCompact(map, w, h);
+                        var line = new ExplainLine(image, i, Expressions.Names[cls], MathF.Round(scores[cls], 4), MathF.Round(sum, 4),
+                            MathF.Round(MathF.Abs(sum - logits[cls]) / MathF.Max(MathF.Abs(logits[cls]), 1e-6f), 4), encoded.Data.Length);
+                        if (parsed.Json)
+                        {
+                            Console.Out.WriteLine(JsonSerializer.Serialize(line, ExplainJsonContext.Default.ExplainLine));
+                        }
+                        else
+                        {
+                            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                                $"{image} face {i} {line.Class,-8} score {line.Score,6:F3} logit {logits[cls],7:F2} relevance sum {line.RelevanceSum,8:F3} conservation error {line.ConservationError:P1} encoded {line.BytesEncoded} B ({encoded.Width}x{encoded.Height})"));
+                        }
+                    }
+                }
+            }
+        }
+
+        return failed > 0 ? 2 : 0;
+    }
+}
+
+/// <summary>Options shared by <c>edge explain</c> and <c>edge explain verify</c>.</summary>
+internal sealed class ExplainArguments
+{
+    public List<string> Inputs { get; } = [];
+
+    public string? Out { get; private set; }
+
+    public string? Class { get; private set; }
+
+    public LrpMode Mode { get; private set; } = LrpMode.Reduced;
+
+    public string? Precision { get; private set; }
+
+    public string? Models { get; private set; }
+
+    public bool Json { get; private set; }
+
+    public int Patch { get; private set; } = 8;
+
+    public int Steps { get; private set; } = 16;
+
+    public string? Error { get; private set; }
+
+    public static ExplainArguments Parse(string[] args, string verb)
+    {
+        var a = new ExplainArguments();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var hasValue = i + 1 < args.Length;
+            switch (args[i])
+            {
+                case "--out" when hasValue:
+                    a.Out = args[++i];
+                    break;
+                case "--class" when hasValue:
+                    a.Class = args[++i];
+                    if (!Expressions.Names.Contains(a.Class, StringComparer.OrdinalIgnoreCase))
+                    {
+                        a.Error = $"edge {verb}: unknown class '{a.Class}'; expected one of {string.Join(", ", Expressions.Names)}";
+                    }
+
+                    break;
+                case "--mode" when hasValue:
+                    var m = args[++i];
+                    a.Mode = m == "full" ? LrpMode.Full : LrpMode.Reduced;
+                    if (m is not ("full" or "reduced"))
+                    {
+                        a.Error = $"edge {verb}: --mode must be reduced or full (was '{m}')";
+                    }
+
+                    break;
+                case "--precision" when hasValue:
+                    a.Precision = args[++i];
+                    if (a.Precision is not ("int8" or "fp32"))
+                    {
+                        a.Error = $"edge {verb}: --precision must be int8 or fp32 (was '{a.Precision}')";
+                    }
+
+                    break;
+                case "--models" when hasValue:
+                    a.Models = args[++i];
+                    break;
+                case "--patch" when hasValue && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 32:
+                    a.Patch = p;
+                    i++;
+                    break;
+                case "--steps" when hasValue && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s > 0:
+                    a.Steps = s;
+                    i++;
+                    break;
+                case "--json":
+                    a.Json = true;
+                    break;
+                default:
+                    if (args[i].StartsWith("--", StringComparison.Ordinal))
+                    {
+                        a.Error = $"edge {verb}: unknown or incomplete option '{args[i]}'\n{ExplainCommand.Usage}";
+                        return a;
+                    }
+
+                    a.Inputs.Add(args[i]);
+                    break;
+            }
+        }
+
+        return a;
+    }
+}
+
+/// <summary>Detector + crop (from the face pipeline) and the compiled explainer, owned together.</summary>
+internal sealed class ExplainPipeline : IDisposable
+{
+    private readonly OrtEnvironment _environment;
+    private readonly FaceAnalyzer _analyzer;
+    private readonly List<FaceResult> _faces = [];
+
+    private ExplainPipeline(OrtEnvironment environment, FaceAnalyzer analyzer, FaceExplainer explainer, string scorerPath)
+    {
+        _environment = environment;
+        _analyzer = analyzer;
+        Explainer = explainer;
+        ScorerPath = scorerPath;
+    }
+
+    public FaceExplainer Explainer { get; }
+
+    public string ScorerPath { get; }
+
+    public OrtEnvironment Environment => _environment;
+
+    public FaceAnalyzerOptions Options => _analyzer.Options;
+
+    public static ExplainPipeline Create(ExplainArguments args, int maps, LrpOptions? lrp = null)
+    {
+        var options = new FaceAnalyzerOptions();
+        if (args.Models is { } dir)
+        {
+            options.ModelDirectory = dir;
+        }
+
+        options.Precision = args.Precision == "fp32" ? ScoringPrecision.Fp32 : ScoringPrecision.Int8;
+        if (args.Precision is null && !File.Exists(options.ResolvedScorerPath))
+        {
+            options.Precision = ScoringPrecision.Fp32;
+            Console.Error.WriteLine($"edge explain: no int8 model at {options.ModelDirectory}; explaining fp32");
+        }
+
+        var environment = OrtEnvironment.Create();
+        FaceAnalyzer? analyzer = null;
+        try
+        {
+            analyzer = new FaceAnalyzer(options, environment);
+            var explainer = FaceExplainer.Create(environment, OnnxModel.Load(options.ResolvedScorerPath), (lrp ?? Defaults) with { Mode = args.Mode }, maps);
+            return new ExplainPipeline(environment, analyzer, explainer, options.ResolvedScorerPath);
+        }
+        catch
+        {
+            analyzer?.Dispose();
+            environment.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The kiosk's rule set: z⁺ for convolutions, |a|-proportional residual split, winner max-pool, z^B at the input.</summary>
+    public static LrpOptions Defaults { get; } = new() { ConvRule = LrpConvRule.ZPlus, AddRule = LrpAddRule.Absolute, MaxPoolRule = LrpMaxPoolRule.Winner };
+
+    /// <summary>Detects faces and returns each face's normalised 64×64 crop, best detector score first.</summary>
+    public async Task<IReadOnlyList<float[]>> CropFacesAsync(string image, CancellationToken cancellationToken)
+    {
+        var decoded = await FfmpegImage.DecodeAsync(image, cancellationToken).ConfigureAwait(false);
+        var n = _analyzer.Analyze(decoded.Rgb24, decoded.Width, decoded.Height, _faces);
+        var crops = new List<float[]>(n);
+        for (var i = 0; i < n; i++)
+        {
+            var crop = new float[FaceCrop.Size * FaceCrop.Size];
+            FaceCrop.Extract(decoded.Rgb24, decoded.Width, decoded.Height, _faces[i].Box, _analyzer.Options.CropMargin, crop);
+            crops.Add(crop);
+        }
+
+        return crops;
+    }
+
+    public void Dispose()
+    {
+        Explainer.Dispose();
+        _analyzer.Dispose();
+        _environment.Dispose();
+    }
+}
+
+internal sealed record ExplainLine(
+    [property: JsonPropertyName("image")] string Image,
+    [property: JsonPropertyName("face")] int Face,
+    [property: JsonPropertyName("class")] string Class,
+    [property: JsonPropertyName("score")] float Score,
+    [property: JsonPropertyName("relevance_sum")] float RelevanceSum,
+    [property: JsonPropertyName("conservation_error")] float ConservationError,
+    [property: JsonPropertyName("bytes_encoded")] int BytesEncoded);
+
+[JsonSerializable(typeof(ExplainLine))]
+internal sealed partial class ExplainJsonContext : JsonSerializerContext;
