@@ -164,6 +164,12 @@ public sealed class FfmpegFrameSource : IFrameSource
 
     private async ValueTask<SessionEnd> RunSessionAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken)
     {
+        if (!_gate.IsOpen)
+        {
+            // the gate closed while a retry was waiting: no one is there, do not start the camera
+            return SessionEnd.Gated;
+        }
+
         // after a failure the camera stays "Backoff" (unhealthy) until a frame arrives, also while the retry starts
         if (Volatile.Read(ref _consecutiveFailures) == 0)
         {

@@ -68,21 +68,32 @@ public sealed class RecordedFrameSource : IFrameSource
         }
     }
 
+    /// <summary>
+    /// The next recorded frame (pooled, stamped with the time now), cycling through the recording: a pull
+    /// interface for replay benchmarks that drive the pipeline directly. Dispose the frame when done.
+    /// </summary>
+    public Frame Next()
+    {
+        var n = Interlocked.Increment(ref _count) - 1;
+        var frame = _pool.Rent();
+        _frames[(int)(n % _frames.Count)].CopyTo(frame.Buffer, 0);
+        var now = _time.GetUtcNow();
+        frame.Stamp(Width, Height, n, now);
+        Interlocked.Exchange(ref _lastFrameUtcTicks, now.UtcTicks);
+        _state = CameraState.Streaming;
+        return frame;
+    }
+
     public async Task RunAsync(ChannelWriter<Frame> output, CancellationToken cancellationToken)
     {
         try
         {
             for (var pass = 0; _repeat == 0 || pass < _repeat; pass++)
             {
-                foreach (var source in _frames)
+                for (var i = 0; i < _frames.Count; i++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var frame = _pool.Rent();
-                    source.CopyTo(frame.Buffer, 0);
-                    var now = _time.GetUtcNow();
-                    frame.Stamp(Width, Height, Interlocked.Increment(ref _count) - 1, now);
-                    Interlocked.Exchange(ref _lastFrameUtcTicks, now.UtcTicks);
-                    _state = CameraState.Streaming;
+                    var frame = Next();
                     if (!output.TryWrite(frame))
                     {
                         // a bounded channel that drops takes every write; false means the consumer completed it

@@ -26,8 +26,12 @@ internal static class EdgeCommandLine
                 return await Commands.ReportBiasCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "drift":
                 return await Commands.DriftCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "run":
+                return await RunCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "score":
                 return await Commands.ScoreCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "bench" when rest is ["pipeline", ..]:
+                return await PipelineBenchCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
             case "bench":
                 return await Commands.BenchCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "model":
@@ -36,8 +40,6 @@ internal static class EdgeCommandLine
                 return await Commands.ExplainCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "doctor":
                 return await DoctorCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
-            case "run":
-                return await RunCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync($"edge: unknown command '{args[0]}'\n\n{Usage}").ConfigureAwait(false);
                 return 2;
@@ -49,6 +51,7 @@ internal static class EdgeCommandLine
 
         commands:
           doctor     what is installed, what is missing, and the command that fixes it
+          run        the kiosk service: camera → scoring → explanations → outbox, /healthz and /metrics
           model      model build: convert the pinned TF.js source models to ONNX (+ manifest)
                      model adapt: a site model from the site's face crops (re-normalisation, head refit)
                      model adapt-eval: the adaptation experiment (clean vs camera-shifted crops)
@@ -58,6 +61,6 @@ internal static class EdgeCommandLine
           explain    IMAGE_OR_FOLDER --out DIR [--class happy] [--mode reduced|full] [--precision int8|fp32] [--json]: LRP heatmaps
                      explain verify FOLDER: occlusion AOPC of LRP vs gradient x input vs random, mouth share for smiles
           bench      bench score: p50/p99 per stage of detection + scoring on a 640x480 frame
-          run        the kiosk service: camera → scoring → explanations → outbox, /healthz and /metrics
+                     bench pipeline: frames/s and p50/p99 per stage of the whole kiosk pipeline on a video
         """;
 }

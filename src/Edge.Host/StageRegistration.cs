@@ -1,4 +1,6 @@
+using Edge.Explain.Faces;
 using Edge.Host.Options;
+using Edge.Onnx;
 using Edge.Host.Pipeline;
 using Edge.Host.Stages;
 using Edge.Host.Trust;
@@ -31,10 +33,20 @@ internal static class StageRegistration
         services.AddSingleton<IFaceEventSink, SyncEventSink>();
         services.AddHealthChecks().AddCheck<SyncHealthCheck>("sync");
 
+        // Explain: ONNX Runtime, BlazeFace detector + emotion scorer (sections Onnx and Faces).
+        services.AddEdgeOnnx(configuration);
+        services.AddEdgeFaces(configuration);
+        services.AddSingleton<IFaceAnalyzer, FaceAnalyzerAdapter>();
+
+        // Explain: the compiled LRP explainer, only when the policy explains anything (compiling costs start time)
+        var pipeline = configuration.GetSection(PipelineOptions.SectionName).Get<PipelineOptions>() ?? new PipelineOptions();
+        if (pipeline.Explain != ExplainMode.None)
+        {
+            services.AddSingleton<IFaceExplainer, LrpFaceExplainer>();
+        }
+
         // Trust: drift watch + in-operation occlusion check (off unless Drift:Enabled), see Trust/README.md.
         services.AddEdgeTrust(configuration);
-
-        // TODO(integration): Edge.Explain's FaceAnalyzer (detector + scorer) and explainer.
         return services;
     }
 }

@@ -211,3 +211,41 @@ public sealed class KioskSyncTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 }
+
+/// <summary>`edge run` with the real Edge.Explain analyzer (BlazeFace + emotion model on ONNX Runtime) on a real face.</summary>
+public sealed class KioskRealAnalyzerTests
+{
+    [Fact]
+    public async Task Run_RealAnalyzerOnSmilingFaceVideo_EventsCarryHappyFaceAndModelHash()
+    {
+        var cache = Environment.GetEnvironmentVariable("EDGE_CACHE")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "edge");
+        var photo = Path.Combine(cache, "faces", "astronaut.png");
+        Assert.True(File.Exists(photo), $"{photo} missing: run ./edge setup (it fetches the face photographs)");
+        var video = Path.Combine(Path.GetTempPath(), $"edge-astronaut-{Environment.ProcessId}.mp4");
+        using (var ffmpeg = System.Diagnostics.Process.Start("ffmpeg",
+            ["-y", "-loglevel", "error", "-loop", "1", "-i", photo, "-t", "1", "-r", "10", "-pix_fmt", "yuv420p", "-vf", "scale=640:-2", video]))
+        {
+            await ffmpeg.WaitForExitAsync();
+            Assert.Equal(0, ffmpeg.ExitCode);
+        }
+
+        await using var kiosk = await KioskHarness.StartAsync(
+            KioskHarness.BaseArgs(video, "--Camera:Width=640", "--Camera:Height=480", "--Camera:Fps=10", "--Camera:Loop=false",
+                "--Camera:Realtime=false", "--Pipeline:Explain=None", "--Pipeline:MaxFrameAge=00:01:00"),
+            realAnalyzer: true);
+        var lifetime = kiosk.App.Services.GetRequiredService<IHostApplicationLifetime>();
+        await Wait.UntilAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, TimeSpan.FromSeconds(60), "the file to end");
+
+        var events = kiosk.Sink.Events.ToList();
+        Assert.NotEmpty(events);
+        Assert.All(events, e =>
+        {
+            Assert.StartsWith("emotion-", e.ModelId, StringComparison.Ordinal);
+            Assert.Matches("^[0-9a-f]{64}$", e.ModelSha256);
+            Assert.True(e.DetectorScore >= 0.5f, $"detector {e.DetectorScore}");
+            Assert.True(e.Scores.Happy > 0.5f, $"happy {e.Scores.Happy}");
+            Assert.True(e.FaceBox.X2 > e.FaceBox.X1 && e.FaceBox.Y2 > e.FaceBox.Y1);
+        });
+    }
+}

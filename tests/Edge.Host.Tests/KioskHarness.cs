@@ -39,22 +39,28 @@ internal sealed class KioskHarness : IAsyncDisposable
         ScriptedAnalyzer? analyzer = null,
         IReadOnlyList<FlagRuleOptions>? rules = null,
         Action<IServiceCollection>? more = null,
-        bool realSync = false)
+        bool realSync = false,
+        bool realAnalyzer = false)
     {
         var sink = new RecordingSink();
         analyzer ??= new ScriptedAnalyzer([ScriptedAnalyzer.Scores(0.8f)], new FaceBox(100, 60, 220, 180));
         var explainer = new MarkingExplainer();
         var app = RunCommand.Build(args, (services, configuration) =>
         {
-            services.AddSingleton<IFaceAnalyzer>(analyzer);
             services.AddSingleton<IFaceExplainer>(explainer);
-            if (realSync)
+            if (realAnalyzer)
+            {
+                services.AddEdgeStages(configuration);
+                services.AddSingleton<IFaceEventSink>(sink);
+            }
+            else if (realSync)
             {
                 services.AddEdgeStages(configuration);
                 services.AddSingleton<IFaceAnalyzer>(analyzer);
             }
             else
             {
+                services.AddSingleton<IFaceAnalyzer>(analyzer);
                 services.AddSingleton<IFaceEventSink>(sink);
             }
 

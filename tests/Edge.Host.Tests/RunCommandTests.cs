@@ -96,3 +96,33 @@ public sealed class RunCommandTests
         Assert.Contains("Pipeline:Explain is All but this build has no explainer", error.ToString(), StringComparison.Ordinal);
     }
 }
+
+public sealed class EdgeBinaryTests
+{
+    [Fact]
+    public async Task EdgeRun_BuiltBinaryWithBadValue_Exits78WithOneLineNamingTheKey()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Edge.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        var edge = Path.Combine(dir!.FullName, "src/Edge.Host/bin/Release/net10.0/linux-x64/edge");
+        var start = new System.Diagnostics.ProcessStartInfo(edge) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "run", "--Kiosk:SiteId=s1", "--Kiosk:KioskId=k1", "--Camera:Source=/dev/video0", "--Camera:Fps=0", "--Http:Port=0" })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(start)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = await p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await p.WaitForExitAsync(cts.Token);
+
+        Assert.Equal(78, p.ExitCode);
+        Assert.Equal("edge run: invalid configuration: Camera:Fps must be between 1 and 120 (was 0)", stderr.Trim());
+        Assert.DoesNotContain("Hosting failed", await stdout, StringComparison.Ordinal);
+    }
+}

@@ -65,6 +65,8 @@ internal static class RunCommand
         {
             try
             {
+                // every ValidateOnStart option of every stage, before the host starts (and logs its own trace)
+                app.Services.GetService<IStartupValidator>()?.Validate();
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (IsConfigurationError(e, out var message))
@@ -189,6 +191,9 @@ internal static class RunCommand
                     return true;
                 case InvalidOperationException when x.Message.StartsWith("edge run cannot compose", StringComparison.Ordinal):
                     message = x.Message;
+                    return true;
+                case AggregateException a when a.InnerExceptions.All(i => i is OptionsValidationException):
+                    message = string.Join("; ", a.InnerExceptions.SelectMany(i => ((OptionsValidationException)i).Failures));
                     return true;
                 case AggregateException a when a.InnerExceptions.Count == 1:
                     continue;

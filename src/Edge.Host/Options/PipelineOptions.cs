@@ -14,6 +14,9 @@ public sealed class PipelineOptions
     /// <summary>Which faces get a heatmap: None, All, Flagged, or Sampled (every <see cref="ExplainEvery"/>th face plus every flagged one). Default Flagged.</summary>
     public ExplainMode Explain { get; set; } = ExplainMode.Flagged;
 
+    /// <summary>LRP variant: Reduced (default: exact rules to an intermediate layer, then a cheap projection) or Full.</summary>
+    public Edge.Onnx.Lrp.LrpMode ExplainLrp { get; set; } = Edge.Onnx.Lrp.LrpMode.Reduced;
+
     /// <summary>For <see cref="ExplainMode.Sampled"/>: explain one face in N. 1–10000, default 10.</summary>
     public int ExplainEvery { get; set; } = 10;
 
@@ -57,6 +60,11 @@ public sealed class PipelineOptionsValidator : IValidateOptions<PipelineOptions>
         if (!Enum.IsDefined(o.Explain))
         {
             f.Add($"{S}:Explain must be None, All, Flagged or Sampled (was {o.Explain})");
+        }
+
+        if (!Enum.IsDefined(o.ExplainLrp))
+        {
+            f.Add($"{S}:ExplainLrp must be Reduced or Full (was {o.ExplainLrp})");
         }
 
         if (o.ExplainEvery is < 1 or > 10_000)
