@@ -1,9 +1,12 @@
 using System.Globalization;
 using Edge.Explain;
 using Edge.Explain.Drift;
+using Edge.Explain.Explanations;
 using Edge.Explain.Faces;
 using Edge.Explain.Occlusion;
 using Edge.Host.Trust;
+using Edge.Onnx.Graph;
+using Edge.Onnx.Lrp;
 using Edge.Onnx.Runtime;
 using Edge.Sync.Contract;
 using Edge.Sync.Mqtt;
@@ -28,7 +31,7 @@ internal static class DriftCommand
           --date     the baseline's capture date (default: the input's modification time)
           --every    print the status after every N faces (default 25)
           --occlusion R  run the occlusion check (LRP heatmap of the top class, top vs random patch) on a share R
-                     of the faces (default 0; needs an fp32 scorer)
+                     of the faces (default 0; needs an fp32 scorer); --lrp-mode reduced|full (default reduced, the kiosk's)
           --publish  also publish each printed status as DriftStatus (retained, QoS 1) on edge/v1/S/K/drift
         """;
 
@@ -45,6 +48,7 @@ internal static class DriftCommand
         double fps = 5;
         var bins = 10;
         var every = 25;
+        var lrpMode = LrpMode.Reduced;
         var drift = new DriftOptions { Enabled = true, Window = 100, MinSamples = 50, OcclusionSampleRate = 0 };
         var faces = new FaceAnalyzerOptions { Precision = ScoringPrecision.Fp32 };
         try
@@ -68,6 +72,7 @@ internal static class DriftCommand
                     case "--precision": faces.Precision = Enum.Parse<ScoringPrecision>(Next(), ignoreCase: true); break;
                     case "--scorer": faces.ScorerModelPath = Next(); break;
                     case "--publish": publish = Next(); break;
+                    case "--lrp-mode": lrpMode = Enum.Parse<LrpMode>(Next(), ignoreCase: true); break;
                     case "--occlusion": drift.OcclusionSampleRate = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--site": site = Next(); break;
                     case "--kiosk": kiosk = Next(); break;
@@ -130,7 +135,9 @@ internal static class DriftCommand
             }
 
             var monitor = new DriftMonitor(DriftBaseline.Load(baselinePath!), drift, TimeProvider.System);
-            using var lrp = drift.OcclusionSampleRate > 0 ? new LrpHeatmapper(env, faces.ResolvedScorerPath) : null;
+            using var lrp = drift.OcclusionSampleRate > 0 ? FaceExplainer.Create(env, OnnxModel.Load(faces.ResolvedScorerPath), new LrpOptions { Mode = lrpMode }, 1) : null;
+            var map = new float[lrp?.MapPixels ?? 0];
+            var logits = new float[Edge.Explain.Expressions.Count];
             using var scorer = drift.OcclusionSampleRate > 0 ? new ExpressionScorer(env, faces.ResolvedScorerPath, new SessionSettings()) : null;
             var random = new Random(drift.Seed);
             var crop = new float[FaceCrop.Size * FaceCrop.Size];
@@ -148,7 +155,9 @@ internal static class DriftCommand
                     if (lrp is not null && random.NextDouble() < drift.OcclusionSampleRate)
                     {
                         FaceCrop.Extract(f.Rgb24, f.Width, f.Height, face.Box, faces.CropMargin, crop);
-                        var heatmap = lrp.Explain(crop, out var target);
+                        lrp.Explain(crop, [FaceExplainer.TopClass], probs, logits, map);
+                        var target = Array.IndexOf(probs, probs.Max());
+                        var heatmap = new Edge.Explain.Heatmap(Edge.Explain.Expressions.Names[target], lrp.Compiled.MapWidth, lrp.Compiled.MapHeight, map);
                         var outcome = OcclusionCheck.Run(crop, FaceCrop.Size, heatmap, target, drift.OcclusionPatch, random, c =>
                         {
                             c.CopyTo(scorer!.Input);

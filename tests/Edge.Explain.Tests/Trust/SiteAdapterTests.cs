@@ -1,5 +1,4 @@
 using Edge.Explain.Adaptation;
-using Edge.Explain.Occlusion;
 using Edge.Explain.Tests.Faces;
 using Edge.Onnx.Graph;
 using Edge.Onnx.Lrp;
@@ -126,7 +125,7 @@ public sealed class SiteAdapterTests : IDisposable
         Assert.All(adapted.Graph.Initializer.Skip(_parent.Graph.Initializer.Count), i => Assert.EndsWith("/site_bias", i.Name, StringComparison.Ordinal));
         Assert.NotEqual(OnnxModel.ToBytes(_parent), OnnxModel.ToBytes(adapted));
 
-        var explainer = LrpCompiler.Compile(ExplainerModels.WithoutTrailingIdentity(adapted.Clone()));
+        var explainer = LrpCompiler.Compile(adapted.Clone());
         using var session = _env.CreateSession(OnnxModel.ToBytes(explainer.Model), new SessionSettings());
         var outputs = session.Run(
             [explainer.MapOutput],
