@@ -81,6 +81,11 @@ public static class AdaptationManifest
             w.WriteBoolean("renormalise", options.Renormalise);
             w.WriteBoolean("refitHead", result.Head is not null);
             w.WriteNumber("maxScale", options.MaxScale);
+            if (options.RenormaliseLayers is { } layers)
+            {
+                w.WriteNumber("renormaliseLayers", layers);
+            }
+
             if (result.Head is not null)
             {
                 w.WriteNumber("headL2", options.HeadL2);

@@ -16,6 +16,9 @@ public sealed record AdaptationOptions
     /// <summary>Refit the classifier Conv on the frozen (re-normalised) features; needs labels. Default: when labels are given.</summary>
     public bool? RefitHead { get; init; }
 
+    /// <summary>Re-normalise only the first N feature convolutions (the early, low-level ones); null = all.</summary>
+    public int? RenormaliseLayers { get; init; }
+
     /// <summary>Per-channel scale limits of the re-normalisation (a channel never shrinks or grows more than this). Default 4.</summary>
     public float MaxScale { get; init; } = 4f;
 
@@ -33,6 +36,11 @@ public sealed record AdaptationOptions
         if (!(MaxScale >= 1f))
         {
             throw new ArgumentOutOfRangeException(nameof(MaxScale), MaxScale, "must be ≥ 1");
+        }
+
+        if (RenormaliseLayers is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RenormaliseLayers), RenormaliseLayers, "must be ≥ 1");
         }
 
         if (!(HeadL2 >= 0f) || HeadIterations < 1 || !(HeadLearningRate > 0f))
@@ -111,6 +119,9 @@ public static class SiteAdapter
         return new AdaptationResult(graph.Model, layers, head);
     }
 
+    /// <summary>How many feature convolutions (every Conv but the classifier head) the model has.</summary>
+    public static int FeatureLayerCount(ModelProto model) => ScoringGraph.Read(model).FeatureConvs.Count;
+
     /// <summary>Softmax scores of a model for each crop (rows of <see cref="Expressions.Count"/>).</summary>
     public static float[][] Score(OrtEnvironment env, ModelProto model, IReadOnlyList<float[]> crops, CancellationToken cancellationToken)
     {
@@ -133,10 +144,11 @@ public static class SiteAdapter
 
     private static List<LayerAdjustment> Renormalise(OrtEnvironment env, ScoringGraph graph, IReadOnlyList<float[]> reference, IReadOnlyList<float[]> site, AdaptationOptions options, CancellationToken cancellationToken)
     {
-        var names = graph.FeatureConvs.Select(c => c.Output[0]).ToList();
+        var convs = graph.FeatureConvs.Take(options.RenormaliseLayers ?? int.MaxValue).ToList();
+        var names = convs.Select(c => c.Output[0]).ToList();
         var source = ChannelStats(env, graph.Model, graph.InputName, reference, names, cancellationToken);
         var result = new List<LayerAdjustment>(names.Count);
-        foreach (var conv in graph.FeatureConvs)
+        foreach (var conv in convs)
         {
             var name = conv.Output[0];
             var target = ChannelStats(env, graph.Model, graph.InputName, site, [name], cancellationToken)[name];

@@ -12,13 +12,14 @@ internal static class ModelAdaptCommand
 {
     internal const string Usage = """
         usage: edge model adapt --model M.onnx --images DIR --reference DIR --out NEW.onnx
-                                [--labels CSV] [--date ISO] [--no-renormalise] [--max-scale X] [--l2 X] [--iterations N]
+                                [--labels CSV] [--date ISO] [--layers N] [--no-renormalise] [--max-scale X] [--l2 X] [--iterations N]
           --model        the parent scoring model (fp32 ONNX, e.g. $EDGE_CACHE/models/emotion.fp32.onnx)
           --images       the site's face crops (one face per image, any format ffmpeg reads)
           --reference    clean public face crops whose feature statistics the site's are mapped onto
           --labels       CSV image,expression: also refit the classifier on the frozen features
           --out          the adapted model; its manifest goes to NEW.onnx.manifest.json
           --date         the manifest date (default: the newest image file's modification time)
+          --layers N     re-normalise only the first N feature convolutions (default all)
           --no-renormalise  skip the per-channel re-normalisation (head refit only; needs --labels)
         """;
 
@@ -40,6 +41,7 @@ internal static class ModelAdaptCommand
                     case "--out": output = Next(); break;
                     case "--date": date = Next(); break;
                     case "--no-renormalise": options = options with { Renormalise = false }; break;
+                    case "--layers": options = options with { RenormaliseLayers = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--max-scale": options = options with { MaxScale = float.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--l2": options = options with { HeadL2 = float.Parse(Next(), CultureInfo.InvariantCulture) }; break;
                     case "--iterations": options = options with { HeadIterations = int.Parse(Next(), CultureInfo.InvariantCulture) }; break;

@@ -87,7 +87,8 @@ internal static class ModelAdaptEvalCommand
             using var env = OrtEnvironment.Create();
             var cleanScores = SiteAdapter.Score(env, parent, cleanCrops, cancellationToken);
             var truth = cleanScores.Select(ArgMax).ToArray();
-            string[] methods = ["none (parent model)", "renormalise (no labels)", "head refit (labels)", "renormalise + head refit"];
+            var early = Math.Max(1, Edge.Explain.Adaptation.SiteAdapter.FeatureLayerCount(parent) / 3);
+            string[] methods = ["none (parent model)", "renormalise (no labels)", $"renormalise first {early} layers (no labels)", "head refit (labels)", "renormalise + head refit"];
             var tallies = methods.Select(m => new Tally(m)).ToArray();
             for (var f = 0; f < folds; f++)
             {
@@ -101,6 +102,7 @@ internal static class ModelAdaptEvalCommand
                 [
                     parent,
                     SiteAdapter.Adapt(env, parent, refs, site, null, options, cancellationToken).Model,
+                    SiteAdapter.Adapt(env, parent, refs, site, null, options with { RenormaliseLayers = early }, cancellationToken).Model,
                     SiteAdapter.Adapt(env, parent, refs, site, labels, options with { Renormalise = false }, cancellationToken).Model,
                     SiteAdapter.Adapt(env, parent, refs, site, labels, options, cancellationToken).Model,
                 ];
