@@ -18,6 +18,14 @@ internal static class EdgeCommandLine
         var rest = args[1..];
         switch (args[0])
         {
+            case "model" when rest.Length > 0 && rest[0] == "adapt":
+                return await Commands.ModelAdaptCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
+            case "model" when rest.Length > 0 && rest[0] == "adapt-eval":
+                return await Commands.ModelAdaptEvalCommand.RunAsync(rest[1..], cts.Token).ConfigureAwait(false);
+            case "report":
+                return await Commands.ReportBiasCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
+            case "drift":
+                return await Commands.DriftCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "run":
                 return await RunCommand.RunAsync(rest, cts.Token).ConfigureAwait(false);
             case "score":
@@ -45,6 +53,10 @@ internal static class EdgeCommandLine
           doctor     what is installed, what is missing, and the command that fixes it
           run        the kiosk service: camera → scoring → explanations → outbox, /healthz and /metrics
           model      model build: convert the pinned TF.js source models to ONNX (+ manifest)
+                     model adapt: a site model from the site's face crops (re-normalisation, head refit)
+                     model adapt-eval: the adaptation experiment (clean vs camera-shifted crops)
+          report     report bias --labels FILE.csv: per-group accuracy, happy mean, calibration, gaps with CIs
+          drift      drift baseline (commissioning) | drift replay (a video through the drift watch)
           score      [--precision int8|fp32] [--json] IMAGE_OR_FOLDER...: faces and expression probabilities
           explain    IMAGE_OR_FOLDER --out DIR [--class happy] [--mode reduced|full] [--precision int8|fp32] [--json]: LRP heatmaps
                      explain verify FOLDER: occlusion AOPC of LRP vs gradient x input vs random, mouth share for smiles

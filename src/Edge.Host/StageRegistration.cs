@@ -3,6 +3,7 @@ using Edge.Host.Options;
 using Edge.Onnx;
 using Edge.Host.Pipeline;
 using Edge.Host.Stages;
+using Edge.Host.Trust;
 using Edge.Sync;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -43,6 +44,9 @@ internal static class StageRegistration
         {
             services.AddSingleton<IFaceExplainer, LrpFaceExplainer>();
         }
+
+        // Trust: drift watch + in-operation occlusion check (off unless Drift:Enabled), see Trust/README.md.
+        services.AddEdgeTrust(configuration);
         return services;
     }
 }

@@ -1,4 +1,5 @@
 using Edge.Audit.Api;
+using Edge.Audit.Drift;
 using Edge.Audit.Ingest;
 using Edge.Audit.Security;
 using Edge.Audit.Storage;
@@ -44,6 +45,7 @@ public static class AuditServiceCollectionExtensions
         services.AddSingleton<RetentionService>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         services.AddEdgeAuditMqtt(configuration);
+        services.AddEdgeAuditDrift();
 
         services.AddSingleton<ApiRejects>();
         services.AddProblemDetails();
@@ -84,6 +86,7 @@ public static class AuditWebApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapAuditApi();
+        app.MapAuditDrift();
         app.MapReviewPage();
         return app;
     }

@@ -18,7 +18,8 @@ public sealed class MqttIngestService(
     IngestPipeline pipeline,
     IOptions<AuditOptions> options,
     ILoggerFactory loggers,
-    TimeProvider time) : BackgroundService
+    TimeProvider time,
+    Drift.DriftIngest? drift = null) : BackgroundService
 {
     public const string EventsFilter = "edge/v1/+/+/events";
     public const string StatusFilter = "edge/v1/+/+/status";
@@ -44,6 +45,13 @@ public sealed class MqttIngestService(
             Log.Subscribed(_logger, eventsFilter);
             await transport.SubscribeAsync(StatusFilter, MqttQos.AtLeastOnce, HandleAsync, stoppingToken);
             Log.Subscribed(_logger, StatusFilter);
+            if (drift is not null)
+            {
+                // drift statuses are retained too, so a plain subscription (see Drift/DriftIngest.cs)
+                await transport.SubscribeAsync(Drift.DriftIngest.Filter, MqttQos.AtLeastOnce, drift.HandleAsync, stoppingToken);
+                Log.Subscribed(_logger, Drift.DriftIngest.Filter);
+            }
+
             _subscribed.TrySetResult();
             await Task.Delay(Timeout.Infinite, stoppingToken);
         }

@@ -26,6 +26,7 @@ public sealed class FacePipeline
     private readonly List<FaceResult> _faces = [];
     private readonly List<FaceTracker.Track> _tracks = [];
     private readonly List<int> _targets = [];
+    private readonly IFaceObserver[] _observers;
 
     public FacePipeline(
         IFaceAnalyzer analyzer,
@@ -36,8 +37,10 @@ public sealed class FacePipeline
         PipelineStatus status,
         TimeProvider time,
         IOptions<PipelineOptions> options,
-        IOptions<FlagOptions> flags)
+        IOptions<FlagOptions> flags,
+        IEnumerable<IFaceObserver>? observers = null)
     {
+        _observers = observers?.ToArray() ?? [];
         _analyzer = analyzer;
         _explainer = explainers.FirstOrDefault();
         _options = options.Value;
@@ -101,6 +104,10 @@ public sealed class FacePipeline
             }
 
             _metrics.Stage("enqueue", Stopwatch.GetElapsedTime(start));
+            foreach (var observer in _observers)
+            {
+                observer.Observe(frame.Rgb24, frame.Width, frame.Height, face);
+            }
         }
 
         _metrics.FrameProcessed();
