@@ -22,6 +22,21 @@ internal static class FfmpegImage
         }
 
         string[] vf = filter is null ? [] : ["-vf", filter];
+        var (width, height) = filteredSize ?? await ProbeSizeAsync(path, cancellationToken).ConfigureAwait(false);
+        var (pixels, err, code) = await RunAsync(
+            "ffmpeg",
+            ["-v", "error", "-nostdin", "-i", path, .. vf, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+            cancellationToken).ConfigureAwait(false);
+        if (code != 0 || pixels.Length != width * height * 3)
+        {
+            throw new InvalidDataException($"ffmpeg could not decode it ({FirstLine(err, $"{pixels.Length} bytes for {width}x{height}")})");
+        }
+
+        return new Decoded(width, height, pixels);
+    }
+
+    private static async Task<(int Width, int Height)> ProbeSizeAsync(string path, CancellationToken cancellationToken)
+    {
         var (probeOut, probeErr, probeCode) = await RunAsync(
             "ffprobe",
             ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0", "-i", path],
@@ -34,21 +49,7 @@ internal static class FfmpegImage
             throw new InvalidDataException($"not an image ffmpeg can read ({FirstLine(probeErr, "no video stream")})");
         }
 
-        if (filteredSize is { } fs)
-        {
-            (width, height) = fs;
-        }
-
-        var (pixels, err, code) = await RunAsync(
-            "ffmpeg",
-            ["-v", "error", "-nostdin", "-i", path, .. vf, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-            cancellationToken).ConfigureAwait(false);
-        if (code != 0 || pixels.Length != width * height * 3)
-        {
-            throw new InvalidDataException($"ffmpeg could not decode it ({FirstLine(err, $"{pixels.Length} bytes for {width}x{height}")})");
-        }
-
-        return new Decoded(width, height, pixels);
+        return (width, height);
     }
 
     private static string FirstLine(byte[] stderr, string fallback)

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Edge.Host.Commands;
 
 namespace Edge.Host.Trust;
 
@@ -28,39 +28,17 @@ internal static class FaceCropFiles
 
     public static async Task<float[]> LoadAsync(string path, CancellationToken cancellationToken)
     {
-        var psi = new ProcessStartInfo("ffmpeg",
-        [
-            "-v", "error", "-nostdin", "-i", path, "-frames:v", "1",
-            "-vf", $"crop=w='min(iw,ih)':h='min(iw,ih)',scale={Side}:{Side}:flags=bilinear",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
-        ])
+        // The centre square of the image, resized to the model's input; a corrupt file throws with ffmpeg's reason.
+        try
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start ffmpeg");
-        var err = p.StandardError.ReadToEndAsync(cancellationToken);
-        var rgb = new byte[Side * Side * 3];
-        var read = 0;
-        var stream = p.StandardOutput.BaseStream;
-        while (read < rgb.Length)
-        {
-            var n = await stream.ReadAsync(rgb.AsMemory(read), cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                break;
-            }
-
-            read += n;
+            var image = await FfmpegImage.DecodeAsync(
+                path, $"crop=w='min(iw,ih)':h='min(iw,ih)',scale={Side}:{Side}:flags=bilinear", (Side, Side), cancellationToken).ConfigureAwait(false);
+            return ToModelInput(image.Rgb24);
         }
-
-        await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (p.ExitCode != 0 || read != rgb.Length)
+        catch (InvalidDataException ex)
         {
-            throw new InvalidDataException($"{path}: ffmpeg could not decode it ({(await err.ConfigureAwait(false)).Trim()})");
+            throw new InvalidDataException($"{path}: {ex.Message}", ex);
         }
-
-        return ToModelInput(rgb);
     }
 
     public static async Task<List<float[]>> LoadAllAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken)
