@@ -31,7 +31,7 @@ internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDic
     public static Action<IServiceCollection> Register(ConcurrentDictionary<string, long> acked) => services =>
         services.AddSingleton<IMqttTransport>(sp => new RecordingTransport(
             new MosquittoTransport(
-                sp.GetRequiredService<IOptions<EdgeSyncOptions>>().Value.EffectiveBroker(),
+                sp.GetRequiredService<IOptions<EdgeSyncOptions>>().Value.EffectiveBroker(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SyncHealth>()),
                 sp.GetRequiredService<ILogger<MosquittoTransport>>(),
                 sp.GetRequiredService<TimeProvider>()),
             acked));

@@ -45,6 +45,7 @@ public sealed class MosquittoTransport : IMqttTransport
     private readonly ResiliencePipeline _connectPipeline;
     private readonly ResiliencePipeline _ackPipeline;
     private readonly byte[]? _statusTopicUtf8;
+    private byte[]? _onlineStatus; // built with the will in OpenSocket, published after CONNACK
 
     private volatile MqttConnectionState _state = MqttConnectionState.Disconnected;
     private volatile MqttTransportError? _lastError;
@@ -277,7 +278,7 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             try
             {
-                await PublishAsync(_options.StatusTopic!, "offline"u8.ToArray(), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+                await PublishAsync(_options.StatusTopic!, StatusPayload(online: false), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is MqttTransportException or TimeoutException)
             {
@@ -507,7 +508,8 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             try
             {
-                var result = await PublishAsync(_options.StatusTopic!, "online"u8.ToArray(), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+                var online = Volatile.Read(ref _onlineStatus) ?? StatusPayload(online: true);
+                var result = await PublishAsync(_options.StatusTopic!, online, MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
                 if (!result.IsSuccess)
                 {
                     Log.StatusRefused(_logger, _options.StatusTopic!, result.ReasonCode, ReasonText(result.ReasonCode));
@@ -742,7 +744,11 @@ public sealed class MosquittoTransport : IMqttTransport
 
             if (_statusTopicUtf8 is not null)
             {
-                var offline = "offline"u8;
+                // The will is fixed here, at connect time, so a timestamped status in it carries the connect time, not the
+                // time of death. The online status is built just before it and published after CONNACK: the will is never
+                // older than the online status it replaces, so a reader that keeps the newest status does not ignore it.
+                Volatile.Write(ref _onlineStatus, StatusPayload(online: true));
+                var offline = StatusPayload(online: false);
                 fixed (byte* p = offline)
                 {
                     Check(WillSetV5(_handle, _options.StatusTopic!, offline.Length, p, (int)MqttQos.AtLeastOnce, true, IntPtr.Zero), "mosquitto_will_set_v5");
@@ -773,6 +779,10 @@ public sealed class MosquittoTransport : IMqttTransport
             }
         }
     }
+
+    /// <summary>The status payload: <see cref="MqttBrokerOptions.StatusPayload"/>, or the text <c>online</c> / <c>offline</c>.</summary>
+    private byte[] StatusPayload(bool online) =>
+        _options.StatusPayload?.Invoke(online) ?? (online ? "online"u8.ToArray() : "offline"u8.ToArray());
 
     private void FailAttempt(MqttErrorKind kind, string message, int libraryCode, int? reasonCode)
     {
