@@ -1,3 +1,5 @@
+using System.Reflection;
+using Google.Protobuf;
 using Edge.Sync.Contract;
 using Edge.Sync.Mqtt;
 using Edge.Sync.Outbox;
@@ -29,13 +31,44 @@ public sealed class EdgeSyncOptions
     /// <summary>Pause after a broker refusal that may pass (quota exceeded, server busy), 100 ms to 10 min. Default 5 s.</summary>
     public TimeSpan RefusalBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The broker options with the kiosk defaults filled in (client id, status topic).</summary>
-    internal MqttBrokerOptions EffectiveBroker()
+    /// <summary>
+    /// The broker options with the kiosk defaults filled in: client id, status topic, and the status payload — a
+    /// <see cref="KioskStatus"/> with this kiosk's ids, the time from <paramref name="time"/> and the outbox backlog from
+    /// <paramref name="health"/>. The offline one is the Last Will, built at connect time, so its time is the connect time.
+    /// </summary>
+    internal MqttBrokerOptions EffectiveBroker(TimeProvider time, SyncHealth? health)
     {
         Broker.ClientId ??= $"edge-{SiteId}-{KioskId}";
         Broker.StatusTopic = EdgeTopics.Status(SiteId, KioskId);
+        var (site, kiosk) = (SiteId, KioskId);
+        Broker.StatusPayload = online => KioskStatusPayload(site, kiosk, online, time, health?.Current);
         return Broker;
     }
+
+    /// <summary>The <see cref="KioskStatus"/> bytes for the status topic (schema version 1).</summary>
+    internal static byte[] KioskStatusPayload(string siteId, string kioskId, bool online, TimeProvider time, SyncHealthSnapshot? health)
+    {
+        var status = new KioskStatus
+        {
+            SchemaVersion = FaceEventContract.SchemaVersion,
+            SiteId = siteId,
+            KioskId = kioskId,
+            Online = online,
+            TimeUnixMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
+            Version = SoftwareVersion,
+        };
+        if (health is not null && health.UpdatedAt != DateTimeOffset.MinValue)
+        {
+            status.OutboxPending = health.PendingCount;
+            status.OldestPendingAgeSeconds = Math.Max(0, health.OldestPendingAge.TotalSeconds);
+        }
+
+        return status.ToByteArray();
+    }
+
+    /// <summary>Edge.Sync's informational version (the product build), without the source-revision suffix.</summary>
+    private static readonly string SoftwareVersion =
+        (typeof(EdgeSyncOptions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? string.Empty).Split('+')[0];
 }
 
 /// <summary>Every rule on <see cref="EdgeSyncOptions"/>, with messages that name the configuration key.</summary>

@@ -34,7 +34,7 @@ public static class EdgeSyncServiceCollectionExtensions
             sp.GetRequiredService<ILogger<SqliteOutbox>>(),
             sp.GetRequiredService<SyncMetrics>()));
         services.TryAddSingleton<IMqttTransport>(sp => new MosquittoTransport(
-            sp.GetRequiredService<IOptions<EdgeSyncOptions>>().Value.EffectiveBroker(),
+            sp.GetRequiredService<IOptions<EdgeSyncOptions>>().Value.EffectiveBroker(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SyncHealth>()),
             sp.GetRequiredService<ILogger<MosquittoTransport>>(),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IEventSink, OutboxEventSink>();

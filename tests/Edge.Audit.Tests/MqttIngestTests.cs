@@ -4,10 +4,14 @@ using System.Net.Sockets;
 using Edge.Audit.Ingest;
 using Edge.Audit.Security;
 using Edge.Sync.Contract;
+using Edge.Sync;
 using Edge.Sync.Mqtt;
 using Edge.Testing;
 using Google.Protobuf;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Edge.Audit.Tests;
@@ -70,6 +74,42 @@ public sealed class MqttIngestTests
         Assert.Null(await server.Store.GetEventAsync(impostor.EventId, cts.Token));
         Assert.Single((await server.Store.GetEventAsync(events[0].EventId, cts.Token))!.Heatmaps);
         Assert.Equal(7, (await server.Store.ListKioskStatusAsync(cts.Token))[0].OutboxPending);
+    }
+
+    [Fact]
+    public async Task MqttIngest_AddEdgeSyncKioskConnectsThenStops_StatusStoredOnlineThenOffline()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var server = await AuditServer.StartAsync(null, AuditArgs(broker.Host, broker.Port, broker.Username, broker.Password, "audit-status"));
+        await server.Services.GetRequiredService<MqttIngestService>().Subscribed.WaitAsync(cts.Token);
+        var outbox = Directory.CreateTempSubdirectory("edge-outbox-").FullName;
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Sync:SiteId"] = "site-a", ["Sync:KioskId"] = "kiosk-3", ["Sync:Broker:Host"] = broker.Host,
+            ["Sync:Broker:Port"] = broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Sync:Broker:Username"] = broker.Username, ["Sync:Broker:Password"] = broker.Password,
+            ["Sync:Outbox:Path"] = Path.Combine(outbox, "outbox.db"),
+        });
+        builder.Logging.ClearProviders();
+        builder.Services.AddEdgeSync(builder.Configuration);
+        var kiosk = builder.Build();
+        try
+        {
+            await kiosk.StartAsync(cts.Token);
+            await WaitForAsync(async () => (await server.Store.ListKioskStatusAsync(cts.Token)).Any(k => k is { KioskId: "kiosk-3", Online: true }), "the online status");
+            await kiosk.StopAsync(cts.Token);
+        }
+        finally
+        {
+            await ((IAsyncDisposable)kiosk).DisposeAsync(); // the planned stop: the broker publishes the kiosk's Last Will
+            Directory.Delete(outbox, recursive: true);
+        }
+
+        await WaitForAsync(async () => (await server.Store.ListKioskStatusAsync(cts.Token)).Any(k => k is { KioskId: "kiosk-3", Online: false }), "the offline status");
+        Assert.Equal(0, server.Pipeline.Stats.RejectedCount(RejectReason.Malformed));
     }
 
     [Fact]

@@ -145,6 +145,23 @@ public sealed class ContractDocumentationTests(Xunit.Abstractions.ITestOutputHel
         Assert.Contains($"this example is {size} bytes", readme, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Readme_StatusExample_ParsesAsKioskStatusOfTheStatedSize()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepoRoot(), "src", "Edge.Sync", "README.md"));
+        var first = readme.IndexOf("```json", StringComparison.Ordinal);
+        var start = readme.IndexOf("```json", first + 7, StringComparison.Ordinal);
+        Assert.True(start >= 0, "README has no status example");
+        var end = readme.IndexOf("```", start + 7, StringComparison.Ordinal);
+
+        var status = Google.Protobuf.JsonParser.Default.Parse<KioskStatus>(readme[(start + 7)..end].Trim());
+
+        Assert.Equal((1u, "plant-7", "gate-2", true), (status.SchemaVersion, status.SiteId, status.KioskId, status.Online));
+        var size = Google.Protobuf.MessageExtensions.ToByteArray(status).Length;
+        output.WriteLine($"{size} bytes");
+        Assert.Contains($"(`KioskStatus`, {size} bytes on the wire", readme, StringComparison.Ordinal);
+    }
+
     private static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -221,6 +221,35 @@ public sealed partial class MosquittoTransportFailureTests(ITestOutputHelper out
         }
     }
 
+    [Theory]
+    [InlineData(MqttProtocol.V5)]
+    [InlineData(MqttProtocol.V311)]
+    public async Task SubscribeAsync_RequestedBeforeConnected_SentOnceAndRetainedDeliveredOnce(MqttProtocol protocol)
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await using var kiosk = Create(MosquittoTransportTests.OptionsFor(broker, "kiosk-retained"));
+        await kiosk.ConnectAsync(cts.Token);
+        await kiosk.PublishAsync("edge/v1/site-a/kiosk-1/status", "online"u8.ToArray(), MqttQos.AtLeastOnce, retain: true, cts.Token);
+        var options = MosquittoTransportTests.OptionsFor(broker, "watcher-early");
+        options.Protocol = protocol;
+        await using var watcher = Create(options);
+
+        // Subscribe first, then connect: the subscription is pending when the on-connect re-subscribe runs.
+        var subscribed = CollectAsync(watcher, "edge/v1/+/+/status", cts.Token);
+        await watcher.ConnectAsync(cts.Token);
+        var seen = await subscribed;
+        await kiosk.PublishAsync("edge/v1/site-a/kiosk-1/status", "marker"u8.ToArray(), MqttQos.AtLeastOnce, retain: false, cts.Token);
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => { lock (seen) { return seen.Exists(m => m.EndsWith("=marker", StringComparison.Ordinal)); } }, cts.Token);
+        await Task.Delay(300, cts.Token); // room for a late duplicate to show up
+
+        lock (seen)
+        {
+            // A second SUBSCRIBE would have made the broker send the retained message again.
+            Assert.Equal(["edge/v1/site-a/kiosk-1/status=online (retained)", "edge/v1/site-a/kiosk-1/status=marker"], seen);
+        }
+    }
+
     [Fact]
     public async Task SubscribeAsync_SharedSubscription_EachMessageGoesToOneMember()
     {

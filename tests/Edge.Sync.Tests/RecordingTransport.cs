@@ -10,7 +10,11 @@ namespace Edge.Sync.Tests;
 /// <summary>
 /// The real transport, plus a record of every event id the broker acknowledged (PUBACK success). It lets a test tell the
 /// kiosk's guarantee (every event acknowledged by the broker) apart from what the broker then does with it.
-/// The value is the Stopwatch timestamp of the first PUBACK.
+/// The value is the Stopwatch timestamp taken when the last successful publish of that id was <em>sent</em> (PublishAsync
+/// called), not when its PUBACK was processed. A test compares it with the time a broker was killed: a publish sent after
+/// the kill can only have been acknowledged by the restarted broker. The PUBACK time cannot tell that: the killed broker's
+/// last PUBACKs sit in the kiosk's socket buffer and are read, and their continuations run, after the kill — under load,
+/// tens of milliseconds after.
 /// </summary>
 internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDictionary<string, long> acked) : IMqttTransport
 {
@@ -31,7 +35,7 @@ internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDic
     public static Action<IServiceCollection> Register(ConcurrentDictionary<string, long> acked) => services =>
         services.AddSingleton<IMqttTransport>(sp => new RecordingTransport(
             new MosquittoTransport(
-                sp.GetRequiredService<IOptions<EdgeSyncOptions>>().Value.EffectiveBroker(),
+                sp.GetRequiredService<IOptions<EdgeSyncOptions>>().Value.EffectiveBroker(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SyncHealth>()),
                 sp.GetRequiredService<ILogger<MosquittoTransport>>(),
                 sp.GetRequiredService<TimeProvider>()),
             acked));
@@ -40,10 +44,12 @@ internal sealed class RecordingTransport(MosquittoTransport inner, ConcurrentDic
 
     public async Task<MqttPublishResult> PublishAsync(string topic, ReadOnlyMemory<byte> payload, MqttQos qos, bool retain, CancellationToken cancellationToken)
     {
+        var sent = System.Diagnostics.Stopwatch.GetTimestamp();
         var result = await inner.PublishAsync(topic, payload, qos, retain, cancellationToken);
         if (result.IsSuccess && topic.EndsWith("/events", StringComparison.Ordinal))
         {
-            acked.TryAdd(FaceEventContract.FromBytes(payload.Span).EventId, System.Diagnostics.Stopwatch.GetTimestamp());
+            // The latest send wins: an id acknowledged again after a kill must then be delivered.
+            acked.AddOrUpdate(FaceEventContract.FromBytes(payload.Span).EventId, sent, (_, previous) => Math.Max(previous, sent));
         }
 
         return result;

@@ -149,8 +149,10 @@ internal sealed class EventCollector : IAsyncDisposable
 
     /// <summary>
     /// The end-to-end check. Every id must have been acknowledged by the broker (the kiosk's guarantee, strict). An id may
-    /// be missing at the subscriber only if the broker acknowledged it before a kill -9 — Mosquitto holds acknowledged,
-    /// undelivered messages in memory only — and those broker-side losses are returned so the test can report them.
+    /// be missing at the subscriber only if the broker that acknowledged it was then killed -9 — Mosquitto holds
+    /// acknowledged, undelivered messages in memory only — and those broker-side losses are returned so the test can report
+    /// them. "Acknowledged by a killed broker" means its acknowledged publish was sent before the last kill (see
+    /// <see cref="RecordingTransport"/>): anything sent after the last kill went to the last broker, which is never killed.
     /// </summary>
     public async Task<int> AssertDeliveredAsync(IReadOnlyList<string> ids, ConcurrentDictionary<string, long> acked, IReadOnlyList<long> kills, CancellationToken cancellationToken)
     {
@@ -175,7 +177,7 @@ internal sealed class EventCollector : IAsyncDisposable
         var missing = ids.Where(id => !Seen.ContainsKey(id)).ToList();
         var lastKill = kills.Count == 0 ? long.MinValue : kills.Max();
         var unexplained = missing.Where(id => acked[id] > lastKill).ToList();
-        Assert.True(unexplained.Count == 0, $"{unexplained.Count} events acknowledged after the last broker kill never reached the subscriber: {string.Join(",", unexplained.Take(3))}");
+        Assert.True(unexplained.Count == 0, $"{unexplained.Count} events sent after the last broker kill and acknowledged never reached the subscriber: {string.Join(",", unexplained.Take(3))}");
         return missing.Count;
     }
 

@@ -10,8 +10,9 @@ namespace Edge.Sync.Tests;
 /// restarted once. Afterwards: the outbox is empty; every id was acknowledged (PUBACK) by the broker — the kiosk's
 /// guarantee, asserted strictly; and the subscriber has every id (duplicates counted) except any the broker acknowledged
 /// and then lost in a kill -9. Mosquitto holds acknowledged-but-undelivered messages in memory only (its persistence file
-/// is written every autosave_interval), so no publisher can prevent that; such losses must predate the last kill, are
-/// reported in the output, and are kept rare by killing when the subscriber has caught up with what the outbox released.
+/// is written every autosave_interval), so no publisher can prevent that; such losses must have been sent to a broker
+/// before the last kill (see <see cref="RecordingTransport"/>: send time, not PUBACK time, which can come after the kill),
+/// are reported in the output, and are kept rare by killing when the subscriber has caught up with what the outbox released.
 /// N comes from EDGE_SYNC_ZERO_LOSS_EVENTS (default 100000, the number).
 /// </summary>
 [Collection(nameof(ZeroLossTests))]

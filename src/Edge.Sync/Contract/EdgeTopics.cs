@@ -18,10 +18,13 @@ public static class EdgeTopics
     /// <summary>Topic kind for model-drift reports (owned by the kiosk pipeline).</summary>
     public const string DriftKind = "drift";
 
-    /// <summary>The retained status payload published after every successful connect.</summary>
+    /// <summary>
+    /// The text status payload after every connect, used by a transport whose <see cref="Mqtt.MqttBrokerOptions.StatusPayload"/>
+    /// is null. A kiosk configured by <c>AddEdgeSync</c> publishes a <see cref="KioskStatus"/> instead.
+    /// </summary>
     public const string OnlinePayload = "online";
 
-    /// <summary>The retained status payload the broker publishes as our Last Will.</summary>
+    /// <summary>The text Last Will of a transport whose <see cref="Mqtt.MqttBrokerOptions.StatusPayload"/> is null.</summary>
     public const string OfflinePayload = "offline";
 
     /// <summary><c>edge/v1/{site}/{kiosk}/events</c>.</summary>

@@ -35,7 +35,7 @@ public sealed class MosquittoTransport : IMqttTransport
     private readonly Lock _gate = new();
     private readonly Dictionary<int, TaskCompletionSource<int>> _pendingPublishes = [];
     private readonly Dictionary<int, TaskCompletionSource<int>> _pendingSubscribes = [];
-    private readonly List<(string Filter, MqttQos Qos, Func<MqttMessage, CancellationToken, ValueTask> Handler)> _subscriptions = [];
+    private readonly List<Subscription> _subscriptions = [];
     private readonly SemaphoreSlim _inFlight;
     private readonly Channel<MqttMessage> _received;
     private readonly Channel<MqttStateChangedEventArgs> _stateEvents;
@@ -45,12 +45,14 @@ public sealed class MosquittoTransport : IMqttTransport
     private readonly ResiliencePipeline _connectPipeline;
     private readonly ResiliencePipeline _ackPipeline;
     private readonly byte[]? _statusTopicUtf8;
+    private byte[]? _onlineStatus; // built with the will in OpenSocket, published after CONNACK
 
     private volatile MqttConnectionState _state = MqttConnectionState.Disconnected;
     private volatile MqttTransportError? _lastError;
     private volatile bool _stopNetwork;
     private bool _disconnecting; // network thread only
     private int _request;
+    private long _connection; // guarded by _gate: counts successful CONNACKs, so each connection has its own number
     private int _protocol;
     private TaskCompletionSource<bool>? _attempt;
     private TaskCompletionSource _connected = NewSignal();
@@ -237,13 +239,17 @@ public sealed class MosquittoTransport : IMqttTransport
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         ArgumentException.ThrowIfNullOrEmpty(topicFilter);
         ArgumentNullException.ThrowIfNull(handler);
+        var subscription = new Subscription(topicFilter, qos, handler);
         lock (_gate)
         {
-            _subscriptions.Add((topicFilter, qos, handler));
+            _subscriptions.Add(subscription);
         }
 
+        // If this runs while connecting, the on-connect re-subscribe may get there first: whichever of the two claims the
+        // subscription for the new connection sends the one SUBSCRIBE, and the other waits for its SUBACK. Sending it twice
+        // would make the broker deliver the retained messages twice.
         await WaitConnectedAsync(cancellationToken).ConfigureAwait(false);
-        await SendSubscribeAsync(topicFilter, qos, cancellationToken).ConfigureAwait(false);
+        await EnsureSubscribedAsync([subscription], waitForOthers: true, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -272,7 +278,7 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             try
             {
-                await PublishAsync(_options.StatusTopic!, "offline"u8.ToArray(), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+                await PublishAsync(_options.StatusTopic!, StatusPayload(online: false), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is MqttTransportException or TimeoutException)
             {
@@ -502,7 +508,8 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             try
             {
-                var result = await PublishAsync(_options.StatusTopic!, "online"u8.ToArray(), MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+                var online = Volatile.Read(ref _onlineStatus) ?? StatusPayload(online: true);
+                var result = await PublishAsync(_options.StatusTopic!, online, MqttQos.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
                 if (!result.IsSuccess)
                 {
                     Log.StatusRefused(_logger, _options.StatusTopic!, result.ReasonCode, ReasonText(result.ReasonCode));
@@ -514,30 +521,40 @@ public sealed class MosquittoTransport : IMqttTransport
             }
         }
 
-        (string Filter, MqttQos Qos)[] subscriptions;
+        IGrouping<(string Filter, MqttQos Qos), Subscription>[] groups;
         lock (_gate)
         {
-            subscriptions = [.. _subscriptions.Select(s => (s.Filter, s.Qos)).Distinct()];
+            groups = [.. _subscriptions.GroupBy(s => (s.Filter, s.Qos))];
         }
 
-        foreach (var (filter, qos) in subscriptions)
+        foreach (var group in groups)
         {
             try
             {
-                await SendSubscribeAsync(filter, qos, cancellationToken).ConfigureAwait(false);
+                // Entries a concurrent SubscribeAsync already sent on this connection are skipped, not awaited.
+                await EnsureSubscribedAsync([.. group], waitForOthers: false, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is MqttTransportException or TimeoutException)
             {
-                Log.ResubscribeFailed(_logger, filter, ex);
+                Log.ResubscribeFailed(_logger, group.Key.Filter, ex);
             }
         }
     }
 
-    private async Task SendSubscribeAsync(string filter, MqttQos qos, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one SUBSCRIBE for the entries of <paramref name="group"/> (same filter and QoS) that have not been sent on the
+    /// current connection, and waits for its SUBACK. Claiming the entries and calling libmosquitto happen under one lock,
+    /// so a subscription is sent exactly once per connection however SubscribeAsync and the on-connect re-subscribe interleave.
+    /// With <paramref name="waitForOthers"/>, entries that another caller already sent are awaited too.
+    /// </summary>
+    private async Task EnsureSubscribedAsync(Subscription[] group, bool waitForOthers, CancellationToken cancellationToken)
     {
-        var ack = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var (filter, qos) = (group[0].Filter, group[0].Qos);
         var filterUtf8 = Utf8Z(filter);
-        int rc, mid;
+        var ack = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var outcome = NewSignal();
+        Task[] others;
+        int rc, mid = 0;
         lock (_gate)
         {
             if (_state != MqttConnectionState.Connected)
@@ -545,11 +562,21 @@ public sealed class MosquittoTransport : IMqttTransport
                 throw new MqttNotConnectedException($"cannot subscribe to '{filter}': not connected");
             }
 
-            rc = NativeSubscribe(filterUtf8, qos, out mid);
-
-            if (rc == MOSQ_ERR_SUCCESS)
+            var mine = group.Where(s => s.SentOnConnection != _connection).ToList();
+            others = waitForOthers ? [.. group.Except(mine).Select(s => s.Sent!).Distinct()] : [];
+            rc = MOSQ_ERR_SUCCESS;
+            if (mine.Count > 0)
             {
-                _pendingSubscribes[mid] = ack;
+                rc = NativeSubscribe(filterUtf8, qos, out mid);
+                if (rc == MOSQ_ERR_SUCCESS)
+                {
+                    _pendingSubscribes[mid] = ack;
+                    foreach (var subscription in mine)
+                    {
+                        subscription.SentOnConnection = _connection;
+                        subscription.Sent = outcome.Task;
+                    }
+                }
             }
         }
 
@@ -558,6 +585,28 @@ public sealed class MosquittoTransport : IMqttTransport
             throw new MqttTransportException($"subscribe to '{filter}' failed: {ErrorText(rc)}", rc);
         }
 
+        if (mid != 0)
+        {
+            try
+            {
+                await WaitSubAckAsync(filter, ack, mid, cancellationToken).ConfigureAwait(false);
+                outcome.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                outcome.TrySetException(ex);
+                throw;
+            }
+        }
+
+        if (others.Length > 0)
+        {
+            await Task.WhenAll(others).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WaitSubAckAsync(string filter, TaskCompletionSource<int> ack, int mid, CancellationToken cancellationToken)
+    {
         int granted;
         try
         {
@@ -568,6 +617,11 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             Forget(_pendingSubscribes, mid);
             throw new TimeoutException($"no SUBACK for '{filter}' within {_options.PublishTimeout}", ex);
+        }
+        catch (OperationCanceledException)
+        {
+            Forget(_pendingSubscribes, mid);
+            throw;
         }
 
         if (granted >= 0x80)
@@ -690,7 +744,11 @@ public sealed class MosquittoTransport : IMqttTransport
 
             if (_statusTopicUtf8 is not null)
             {
-                var offline = "offline"u8;
+                // The will is fixed here, at connect time, so a timestamped status in it carries the connect time, not the
+                // time of death. The online status is built just before it and published after CONNACK: the will is never
+                // older than the online status it replaces, so a reader that keeps the newest status does not ignore it.
+                Volatile.Write(ref _onlineStatus, StatusPayload(online: true));
+                var offline = StatusPayload(online: false);
                 fixed (byte* p = offline)
                 {
                     Check(WillSetV5(_handle, _options.StatusTopic!, offline.Length, p, (int)MqttQos.AtLeastOnce, true, IntPtr.Zero), "mosquitto_will_set_v5");
@@ -721,6 +779,10 @@ public sealed class MosquittoTransport : IMqttTransport
             }
         }
     }
+
+    /// <summary>The status payload: <see cref="MqttBrokerOptions.StatusPayload"/>, or the text <c>online</c> / <c>offline</c>.</summary>
+    private byte[] StatusPayload(bool online) =>
+        _options.StatusPayload?.Invoke(online) ?? (online ? "online"u8.ToArray() : "offline"u8.ToArray());
 
     private void FailAttempt(MqttErrorKind kind, string message, int libraryCode, int? reasonCode)
     {
@@ -754,6 +816,7 @@ public sealed class MosquittoTransport : IMqttTransport
                 attempt = _attempt;
                 _attempt = null;
                 _lost = NewSignal();
+                _connection++;
                 connected = _connected;
             }
 
@@ -895,7 +958,7 @@ public sealed class MosquittoTransport : IMqttTransport
         var token = _lifetime.Token;
         await foreach (var message in _received.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            (string Filter, MqttQos Qos, Func<MqttMessage, CancellationToken, ValueTask> Handler)[] subscriptions;
+            Subscription[] subscriptions;
             lock (_gate)
             {
                 subscriptions = [.. _subscriptions];
@@ -938,6 +1001,22 @@ public sealed class MosquittoTransport : IMqttTransport
                 Log.HandlerFailed(_logger, "StateChanged", ClientId, ex);
             }
         }
+    }
+
+    /// <summary>One SubscribeAsync registration. The last two fields are guarded by <c>_gate</c>.</summary>
+    private sealed class Subscription(string filter, MqttQos qos, Func<MqttMessage, CancellationToken, ValueTask> handler)
+    {
+        public string Filter { get; } = filter;
+
+        public MqttQos Qos { get; } = qos;
+
+        public Func<MqttMessage, CancellationToken, ValueTask> Handler { get; } = handler;
+
+        /// <summary>The connection (see <c>_connection</c>) on which SUBSCRIBE was last sent for it; 0 for none.</summary>
+        public long SentOnConnection;
+
+        /// <summary>Completes when that SUBSCRIBE was acknowledged, or faults with why it was not.</summary>
+        public Task? Sent;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -76,8 +76,18 @@ public sealed class MqttBrokerOptions
     /// <summary>Received messages buffered for handlers, 16-1,000,000. Default 10000. When full, reading from the socket pauses (TCP backpressure) rather than dropping.</summary>
     public int ReceiveBufferCapacity { get; set; } = 10_000;
 
-    /// <summary>Retained availability topic: Last Will <c>offline</c>, and <c>online</c> after each connect. Null for none.</summary>
+    /// <summary>Retained availability topic: the Last Will says offline, and a status saying online follows each connect. Null for none.</summary>
     public string? StatusTopic { get; set; }
+
+    /// <summary>
+    /// Code only, never bound from configuration: builds the retained payload published on <see cref="StatusTopic"/>
+    /// (argument: online). Null publishes the UTF-8 text <c>online</c> / <c>offline</c>, which suits generic use and tests;
+    /// <c>AddEdgeSync</c> sets it to the contract's <c>KioskStatus</c> protobuf. The offline payload is also the Last Will,
+    /// which is handed to libmosquitto before each connect, so it is built at connect time: a time in it is the connect
+    /// time. The online payload is built just before the will (and published after CONNACK), so the will is never older
+    /// than it. Only a 3.1.1 planned stop builds an offline payload later, when it publishes it.
+    /// </summary>
+    public Func<bool, byte[]>? StatusPayload { get; set; }
 
     /// <summary>Problems with these options, each naming its configuration key under <paramref name="prefix"/>.</summary>
     public IReadOnlyList<string> Validate(string prefix)
