@@ -113,6 +113,16 @@ if (Arg("--profile") is { } step)
     return 0;
 }
 
+if (Args().Contains("--graph"))
+{
+    foreach (var n in scoring.Graph.Node)
+    {
+        Console.WriteLine($"{n.OpType,-18} {string.Join(",", n.Input)} -> {string.Join(",", n.Output)} {string.Join(" ", n.Attribute.Select(a => a.Name + "=" + (a.Ints.Count > 0 ? string.Join("x", a.Ints) : a.I.ToString(CultureInfo.InvariantCulture))))}");
+    }
+
+    return 0;
+}
+
 if (Arg("--dump") is { } dump)
 {
     var compiled = LrpCompiler.Compile(scoring, Arg("--dump-mode") == "reduced" ? reducedOptions : fullOptions);
