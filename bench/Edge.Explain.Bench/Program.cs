@@ -25,7 +25,12 @@ var fullOptions = new LrpOptions
     Gamma = float.Parse(Arg("--gamma") ?? "0.25", CultureInfo.InvariantCulture),
     Epsilon = float.Parse(Arg("--eps") ?? "0.01", CultureInfo.InvariantCulture),
 };
-var reducedOptions = fullOptions with { Mode = LrpMode.Reduced, StopAt = stopAt };
+var reducedOptions = fullOptions with
+{
+    Mode = LrpMode.Reduced,
+    StopAt = stopAt,
+    Projection = Arg("--projection") is { } projection ? Enum.Parse<LrpProjection>(projection, ignoreCase: true) : new LrpOptions().Projection,
+};
 Console.WriteLine(fullOptions);
 using var env = OrtEnvironment.Create();
 var settings = Arg("--ftz") == "1" ? SessionSettings.Default with { ConfigEntries = new Dictionary<string, string> { ["session.set_denormal_as_zero"] = "1" } } : SessionSettings.Default;

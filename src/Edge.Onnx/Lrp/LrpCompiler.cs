@@ -416,7 +416,23 @@ public static class LrpCompiler
                 {
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);
-                    var ones = e.FloatConst([1, 1, k[0], k[1]], [.. Enumerable.Repeat(1f, (int)(k[0] * k[1]))]);
+                    if (k.All(v => v == 1) && geo.Strides.All(v => v == 1) && geo.Pads.All(v => v == 0))
+                    {
+                        t = x;
+                        continue;
+                    }
+
+                    var onesValues = Enumerable.Repeat(1f, (int)(k[0] * k[1])).ToArray();
+                    var ones = e.FloatConst([1, 1, k[0], k[1]], onesValues);
+                    if (o.Projection == LrpProjection.Guided)
+                    {
+                        var a = e.ReduceSum(g.NonNegative.GetValueOrDefault(x) ? x : e.Relu(x), [1], true);
+                        var zsum = e.Add(e.Conv(a, ones, geo, 1), e.Scalar(o.Stabilizer));
+                        map = e.Mul(a, e.Backward(e.Div(map, zsum), ones, onesValues, [1, 1, k[0], k[1]], geo, 1));
+                        t = x;
+                        continue;
+                    }
+
                     var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.InSize[0], geo.InSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
                     var count = e.Conv(plane, ones, geo, 1);
                     map = e.ConvTranspose(e.Div(map, count), ones, geo, 1);
