@@ -1,6 +1,10 @@
+using System.Buffers;
 using System.IO.Compression;
 
 namespace Edge.Explain.Heatmaps;
+
+/// <summary>What <see cref="HeatmapCodec.EncodeCompactTo"/> wrote: the (possibly shrunk) map size, the scale and the v1 data length.</summary>
+public readonly record struct HeatmapFrame(int Width, int Height, float Scale, int Length);
 
 /// <summary>A heatmap as it travels: codec version, map size, scale and codec-specific bytes.</summary>
 public sealed record EncodedHeatmap(int CodecVersion, int Width, int Height, float Scale, byte[] Data);
@@ -57,49 +61,201 @@ public static class HeatmapCodec
     private static readonly (int Factor, int Levels)[] CompactCandidates =
         [(1, 127), (1, 63), (1, 31), (1, 23), (1, 15), (2, 127), (2, 63), (2, 31), (4, 127)];
 
+    [ThreadStatic]
+    private static MemoryStream? t_deflated;
+
     /// <summary>
     /// The first encoding, from full size and 127 levels towards fewer levels and then shrunk maps, that fits
     /// <paramref name="maxBytes"/> and whose decoded map (spread back to full size) still correlates
     /// ≥ <paramref name="minCorrelation"/> with the input; else the best-correlating one that fits; else the smallest.
-    /// Every result is plain v1 (value × scale), so decoders need nothing new.
+    /// Every result is plain v1 (value × scale), so decoders need nothing new. See <see cref="EncodeCompactTo"/>.
     /// </summary>
     public static EncodedHeatmap EncodeCompact(ReadOnlySpan<float> relevance, int width, int height, int maxBytes = 1024, double minCorrelation = 0.99)
     {
-        EncodedHeatmap? best = null;
-        var bestR = double.NegativeInfinity;
-        EncodedHeatmap? smallest = null;
-        foreach (var (factor, levels) in CompactCandidates)
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxEncodedLength(width * height));
+        try
         {
-            if (factor > Math.Min(width, height))
+            var frame = EncodeCompactTo(relevance, width, height, buffer, maxBytes, minCorrelation);
+            return new EncodedHeatmap(Version1, frame.Width, frame.Height, frame.Scale, buffer.AsSpan(0, frame.Length).ToArray());
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>A destination of this many bytes always holds the v1 data of a map of <paramref name="values"/> values.</summary>
+    public static int MaxEncodedLength(int values) => values + (values / 1000) + 64;
+
+    /// <summary>
+    /// <see cref="EncodeCompact(ReadOnlySpan{float}, int, int, int, double)"/> into <paramref name="destination"/>
+    /// (at least <see cref="MaxEncodedLength"/> bytes) with no per-frame managed allocation once warm: one pass over
+    /// the map gathers, for every candidate (levels, shrink factor), the order-0 entropy of its quantised values (an
+    /// estimate of the deflated size) and the exact correlation of its decoded map with the input; the first candidate
+    /// that meets both is deflated, and only when its real size misses the budget is the next one tried.
+    /// </summary>
+    public static HeatmapFrame EncodeCompactTo(ReadOnlySpan<float> relevance, int width, int height, Span<byte> destination, int maxBytes = 1024, double minCorrelation = 0.99)
+    {
+        if (relevance.Length != width * height)
+        {
+            throw new ArgumentException($"map has {relevance.Length} values, expected {width}×{height}", nameof(relevance));
+        }
+
+        if (destination.Length < MaxEncodedLength(relevance.Length))
+        {
+            throw new ArgumentException($"destination holds {destination.Length} bytes, {MaxEncodedLength(relevance.Length)} needed", nameof(destination));
+        }
+
+        Span<double> correlation = stackalloc double[CompactCandidates.Length];
+        Span<int> estimate = stackalloc int[CompactCandidates.Length];
+        var pooled = ArrayPool<float>.Shared.Rent(relevance.Length);
+        var quantised = ArrayPool<byte>.Shared.Rent(relevance.Length);
+        try
+        {
+            for (var c = 0; c < CompactCandidates.Length; c++)
             {
-                continue;
+                var (factor, levels) = CompactCandidates[c];
+                if (factor > Math.Min(width, height))
+                {
+                    (correlation[c], estimate[c]) = (double.NegativeInfinity, int.MaxValue);
+                    continue;
+                }
+
+                var map = factor == 1 ? relevance : SumPoolInto(relevance, width, height, factor, pooled);
+                (correlation[c], estimate[c]) = Statistics(relevance, width, height, map, factor, levels);
             }
 
-            var e = Encode(relevance, width, height, factor, levels);
-            if (smallest is null || e.Data.Length < smallest.Data.Length)
+            // Try candidates that promise to meet both targets, in order; then the best-correlating that fits; then the smallest.
+            var best = -1;
+            HeatmapFrame bestFrame = default;
+            var smallest = -1;
+            HeatmapFrame smallestFrame = default;
+            for (var pass = 0; pass < 2; pass++)
             {
-                smallest = e;
+                for (var c = 0; c < CompactCandidates.Length; c++)
+                {
+                    if (double.IsNegativeInfinity(correlation[c]) || (pass == 0 && (correlation[c] < minCorrelation || estimate[c] > maxBytes)))
+                    {
+                        continue;
+                    }
+
+                    var frame = EncodeCandidate(relevance, width, height, c, pooled, quantised, destination);
+                    if (frame.Length <= maxBytes && (pass == 0 || correlation[c] >= minCorrelation))
+                    {
+                        return frame;
+                    }
+
+                    if (frame.Length <= maxBytes && (best < 0 || correlation[c] > correlation[best]))
+                    {
+                        (best, bestFrame) = (c, frame);
+                    }
+
+                    if (smallest < 0 || frame.Length < smallestFrame.Length)
+                    {
+                        (smallest, smallestFrame) = (c, frame);
+                    }
+                }
             }
 
-            if (e.Data.Length > maxBytes)
-            {
-                continue;
-            }
+            var pick = best >= 0 ? best : smallest;
+            return EncodeCandidate(relevance, width, height, pick, pooled, quantised, destination);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pooled);
+            ArrayPool<byte>.Shared.Return(quantised);
+        }
+    }
 
-            var back = factor == 1 ? Decode(e) : Expand(Decode(e), e.Width, factor, width, height);
-            var r = Correlation(relevance, back);
-            if (r >= minCorrelation)
-            {
-                return e;
-            }
+    private static HeatmapFrame EncodeCandidate(ReadOnlySpan<float> relevance, int width, int height, int candidate, float[] pooled, byte[] quantised, Span<byte> destination)
+    {
+        var (factor, levels) = CompactCandidates[candidate];
+        var w = factor == 1 ? width : (width + factor - 1) / factor;
+        var h = factor == 1 ? height : (height + factor - 1) / factor;
+        ReadOnlySpan<float> map = factor == 1 ? relevance : SumPoolInto(relevance, width, height, factor, pooled);
+        var scale = Quantise(map, levels, quantised);
+        var deflated = t_deflated ??= new MemoryStream(MaxEncodedLength(4096));
+        deflated.SetLength(0);
+        using (var z = new ZLibStream(deflated, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            z.Write(quantised, 0, map.Length);
+        }
 
-            if (r > bestR)
+        var length = (int)deflated.Length;
+        deflated.GetBuffer().AsSpan(0, length).CopyTo(destination);
+        return new HeatmapFrame(w, h, scale, length);
+    }
+
+    private static float Quantise(ReadOnlySpan<float> map, int levels, Span<byte> q)
+    {
+        var max = MaxAbs(map);
+        var scale = max > 0 && float.IsFinite(max) ? max / levels : 0f;
+        for (var i = 0; i < map.Length; i++)
+        {
+            q[i] = scale > 0 ? unchecked((byte)(sbyte)Math.Clamp(MathF.Round(map[i] / scale), -levels, levels)) : (byte)0;
+        }
+
+        return scale;
+    }
+
+    private static float MaxAbs(ReadOnlySpan<float> map)
+    {
+        var max = 0f;
+        foreach (var v in map)
+        {
+            max = Math.Max(max, Math.Abs(v));
+        }
+
+        return max;
+    }
+
+    /// <summary>Correlation of the decoded (and spread back) candidate with the input, and its estimated deflated size.</summary>
+    private static (double R, int Bytes) Statistics(ReadOnlySpan<float> relevance, int width, int height, ReadOnlySpan<float> map, int factor, int levels)
+    {
+        var max = MaxAbs(map);
+        var scale = max > 0 && float.IsFinite(max) ? max / levels : 0f;
+        Span<int> histogram = stackalloc int[256];
+        histogram.Clear();
+        var smallWidth = (width + factor - 1) / factor;
+        var share = 1.0 / (factor * factor);
+        double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
             {
-                (best, bestR) = (e, r);
+                var j = (y / factor * smallWidth) + (x / factor);
+                var q = scale > 0 ? Math.Clamp(MathF.Round(map[j] / scale), -levels, levels) : 0f;
+                if (y % factor == 0 && x % factor == 0)
+                {
+                    histogram[(int)q + 128]++;
+                }
+
+                double a = relevance[(y * width) + x];
+                var b = q * scale * share;
+                sx += a;
+                sy += b;
+                sxx += a * a;
+                syy += b * b;
+                sxy += a * b;
             }
         }
 
-        return best ?? smallest!;
+        double n = width * height;
+        var vx = sxx - (sx * sx / n);
+        var vy = syy - (sy * sy / n);
+        var r = vx <= 0 || vy <= 0 ? (vx <= 0 && vy <= 0 ? 1 : 0) : (sxy - (sx * sy / n)) / Math.Sqrt(vx * vy);
+        double bits = 0;
+        double count = map.Length;
+        foreach (var k in histogram)
+        {
+            if (k > 0)
+            {
+                bits -= k * Math.Log2(k / count);
+            }
+        }
+
+        // Order-0 entropy plus the zlib header/trailer and a Huffman table; deflate's matches usually win a little back.
+        return (r, (int)Math.Ceiling(bits / 8) + 40);
     }
 
     /// <summary>Decodes to a row-major width × height map of relevance values.</summary>
@@ -179,6 +335,22 @@ public static class HeatmapCodec
         }
 
         return sab / Math.Sqrt(saa * sbb);
+    }
+
+    private static ReadOnlySpan<float> SumPoolInto(ReadOnlySpan<float> map, int width, int height, int factor, float[] into)
+    {
+        var outWidth = (width + factor - 1) / factor;
+        var small = into.AsSpan(0, outWidth * ((height + factor - 1) / factor));
+        small.Clear();
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                small[(y / factor * outWidth) + (x / factor)] += map[(y * width) + x];
+            }
+        }
+
+        return small;
     }
 
     private static float[] SumPool(ReadOnlySpan<float> map, int width, int height, int factor, out int outWidth, out int outHeight)
