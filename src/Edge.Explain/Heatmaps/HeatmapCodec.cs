@@ -231,34 +231,48 @@ public static class HeatmapCodec
         return max;
     }
 
-    /// <summary>Correlation of the decoded (and spread back) candidate with the input, and its estimated deflated size.</summary>
+    /// <summary>
+    /// Correlation of the decoded (and spread back) candidate with the input, and its estimated deflated size, in one
+    /// pass over the candidate's (possibly shrunk) map: a shrunk value b spreads b/f² over its block, so the cross sum
+    /// with the input needs only the block sums (the shrunk map itself) and each block's pixel count.
+    /// </summary>
     private static (double R, int Bytes) Statistics(ReadOnlySpan<float> relevance, int width, int height, ReadOnlySpan<float> map, int factor, int levels, float deadZone)
     {
         var max = MaxAbs(map);
         var scale = max > 0 && float.IsFinite(max) ? max / levels : 0f;
+        var inv = scale > 0 ? 1f / scale : 0f;
         Span<int> histogram = stackalloc int[256];
         histogram.Clear();
-        var smallWidth = (width + factor - 1) / factor;
-        var share = 1.0 / (factor * factor);
-        double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-        for (var y = 0; y < height; y++)
+        double sx = 0, sxx = 0;
+        foreach (var v in relevance)
         {
-            for (var x = 0; x < width; x++)
+            sx += v;
+            sxx += (double)v * v;
+        }
+
+        var smallWidth = (width + factor - 1) / factor;
+        var smallHeight = (height + factor - 1) / factor;
+        var share = scale / (factor * factor);
+        double sy = 0, syy = 0, sxy = 0;
+        for (var by = 0; by < smallHeight; by++)
+        {
+            var rows = Math.Min(factor, height - (by * factor));
+            for (var bx = 0; bx < smallWidth; bx++)
             {
-                var j = (y / factor * smallWidth) + (x / factor);
-                var q = scale > 0 ? Level(map[j], scale, levels, deadZone) : 0f;
-                if (y % factor == 0 && x % factor == 0)
+                var j = (by * smallWidth) + bx;
+                var u = map[j] * inv;
+                var q = MathF.Abs(u) < deadZone ? 0f : Math.Clamp(MathF.Round(u), -levels, levels);
+                histogram[(int)q + 128]++;
+                if (q == 0)
                 {
-                    histogram[(int)q + 128]++;
+                    continue;
                 }
 
-                double a = relevance[(y * width) + x];
-                var b = q * scale * share;
-                sx += a;
-                sy += b;
-                sxx += a * a;
-                syy += b * b;
-                sxy += a * b;
+                double b = q * share;
+                double pixels = rows * Math.Min(factor, width - (bx * factor));
+                sy += pixels * b;
+                syy += pixels * b * b;
+                sxy += b * map[j];
             }
         }
 
@@ -276,7 +290,7 @@ public static class HeatmapCodec
             }
         }
 
-        // Order-0 entropy plus the zlib header/trailer and a Huffman table; deflate's matches usually win a little back.
+        // Order-0 entropy plus the zlib header/trailer and a Huffman table; the first real deflate calibrates it.
         return (r, (int)Math.Ceiling(bits / 8) + 40);
     }
 
