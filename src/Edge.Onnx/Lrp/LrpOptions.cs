@@ -40,7 +40,8 @@ public enum LrpMode
 
     /// <summary>
     /// Exact rules down to <see cref="LrpOptions.StopAt"/>, then the relevance is summed over channels and
-    /// projected to pixels with the flat rule (each output shares its relevance equally over its window).
+    /// projected to pixels by <see cref="LrpOptions.Projection"/> (guided by the activations, or flat), with the
+    /// input layer's own z^B rule at the end.
     /// </summary>
     Reduced,
 }
