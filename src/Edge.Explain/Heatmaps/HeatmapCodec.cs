@@ -95,11 +95,13 @@ public static class HeatmapCodec
     /// (at least <see cref="MaxEncodedLength"/> bytes) with no per-frame managed allocation once warm: one pass over
     /// the map gathers, for every candidate (levels, dead zone, shrink factor), the order-0 entropy of its quantised values
     /// (an estimate of the deflated size) and the exact correlation of its decoded map with the input; the smallest
-    /// candidate that meets both is deflated (else the most faithful that fits), and only when its real size misses the
-    /// budget is another one tried.
+    /// candidate that meets both is deflated (else the most faithful that fits); its real size calibrates the other
+    /// estimates, and another candidate is deflated only when the calibrated choice changes.
     /// </summary>
     public static HeatmapFrame EncodeCompactTo(ReadOnlySpan<float> relevance, int width, int height, Span<byte> destination, int maxBytes = 1024, double minCorrelation = 0.99)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
         if (relevance.Length != width * height)
         {
             throw new ArgumentException($"map has {relevance.Length} values, expected {width}×{height}", nameof(relevance));
