@@ -25,7 +25,12 @@ var fullOptions = new LrpOptions
     Gamma = float.Parse(Arg("--gamma") ?? "0.25", CultureInfo.InvariantCulture),
     Epsilon = float.Parse(Arg("--eps") ?? "0.01", CultureInfo.InvariantCulture),
 };
-var reducedOptions = fullOptions with { Mode = LrpMode.Reduced, StopAt = stopAt };
+var reducedOptions = fullOptions with
+{
+    Mode = LrpMode.Reduced,
+    StopAt = stopAt,
+    Projection = Arg("--projection") is { } projection ? Enum.Parse<LrpProjection>(projection, ignoreCase: true) : new LrpOptions().Projection,
+};
 Console.WriteLine(fullOptions);
 using var env = OrtEnvironment.Create();
 var settings = Arg("--ftz") == "1" ? SessionSettings.Default with { ConfigEntries = new Dictionary<string, string> { ["session.set_denormal_as_zero"] = "1" } } : SessionSettings.Default;
@@ -113,6 +118,16 @@ if (Arg("--profile") is { } step)
     return 0;
 }
 
+if (Args().Contains("--graph"))
+{
+    foreach (var n in scoring.Graph.Node)
+    {
+        Console.WriteLine($"{n.OpType,-18} {string.Join(",", n.Input)} -> {string.Join(",", n.Output)} {string.Join(" ", n.Attribute.Select(a => a.Name + "=" + (a.Ints.Count > 0 ? string.Join("x", a.Ints) : a.I.ToString(CultureInfo.InvariantCulture))))}");
+    }
+
+    return 0;
+}
+
 if (Arg("--dump") is { } dump)
 {
     var compiled = LrpCompiler.Compile(scoring, Arg("--dump-mode") == "reduced" ? reducedOptions : fullOptions);
@@ -152,6 +167,10 @@ var corr2 = new List<double>();
 var red1 = new List<(int Bytes, double R)>();
 var levelStats = new List<(int Levels, int Bytes, double R)>();
 var red2 = new List<(int Bytes, double R)>();
+var wire = new byte[HeatmapCodec.MaxEncodedLength(4096)];
+var compact = new List<(string Map, int Bytes, double R)>();
+var compactCost = new List<(double Allocated, double Ms)>();
+var legacyCost = new List<(double Allocated, double Ms)>();
 foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", CultureInfo.InvariantCulture)))
 {
     full.Explain(x, [happy, FaceExplainer.TopClass], scores, logits, mapFull);
@@ -184,6 +203,31 @@ foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", Cul
         (f == 1 ? red1 : red2).Add((enc.Data.Length, HeatmapCodec.Correlation(rm, back)));
     }
 
+    foreach (var (which, src) in new[] { ("full", mapFull), ("reduced", mapReduced) })
+    {
+        var mapK = src.AsSpan(0, 4096);
+        var frame = HeatmapCodec.EncodeCompactTo(mapK, 64, 64, wire);
+        var decodedK = HeatmapCodec.Decode(new EncodedHeatmap(HeatmapCodec.Version1, frame.Width, frame.Height, frame.Scale, wire.AsSpan(0, frame.Length).ToArray()));
+        var backK = frame.Width == 64 ? decodedK : HeatmapCodec.Expand(decodedK, frame.Width, 64 / frame.Width, 64, 64);
+        compact.Add((which, frame.Length, HeatmapCodec.Correlation(mapK, backK)));
+        var a0 = GC.GetAllocatedBytesForCurrentThread();
+        var c0 = ThreadCpu.Milliseconds();
+        for (var i = 0; i < 20; i++)
+        {
+            HeatmapCodec.EncodeCompactTo(mapK, 64, 64, wire);
+        }
+
+        compactCost.Add(((GC.GetAllocatedBytesForCurrentThread() - a0) / 20.0, (ThreadCpu.Milliseconds() - c0) / 20));
+        a0 = GC.GetAllocatedBytesForCurrentThread();
+        c0 = ThreadCpu.Milliseconds();
+        for (var i = 0; i < 20; i++)
+        {
+            LegacyCompact(mapK);
+        }
+
+        legacyCost.Add(((GC.GetAllocatedBytesForCurrentThread() - a0) / 20.0, (ThreadCpu.Milliseconds() - c0) / 20));
+    }
+
     if (Arg("--png") is { } pngDir)
     {
         Directory.CreateDirectory(pngDir);
@@ -201,6 +245,12 @@ Console.WriteLine(FormattableString.Invariant($"reduced vs full (happy): mean r 
 Console.WriteLine(FormattableString.Invariant($"codec v1 full map 64×64: mean {bytes1.Average():F0} B max {bytes1.Max()} B, r min {corr1.Min():F4}; 32×32 block sums: mean {bytes2.Average():F0} B max {bytes2.Max()} B, r min {corr2.Min():F4}"));
 
 Console.WriteLine(FormattableString.Invariant($"codec v1 reduced map 64×64: mean {red1.Average(x => x.Bytes):F0} B max {red1.Max(x => x.Bytes)} B, r min {red1.Min(x => x.R):F4}; 32×32: mean {red2.Average(x => x.Bytes):F0} B max {red2.Max(x => x.Bytes)} B, r min {red2.Min(x => x.R):F4}"));
+foreach (var grp in compact.GroupBy(x => x.Map))
+{
+    Console.WriteLine(FormattableString.Invariant($"EncodeCompactTo ({grp.Key} maps): bytes mean {grp.Average(x => x.Bytes):F0} max {grp.Max(x => x.Bytes)}, r mean {grp.Average(x => x.R):F4} min {grp.Min(x => x.R):F4}, ≤1 KB at r ≥ 0.99 for {grp.Count(x => x.Bytes <= 1024 && x.R >= 0.99)}/{grp.Count()}"));
+}
+
+Console.WriteLine(FormattableString.Invariant($"EncodeCompactTo cost per frame (warm): {compactCost.Average(x => x.Allocated):F0} B allocated, {compactCost.Average(x => x.Ms):F3} ms thread-CPU; the previous search (encode/decode/correlate each candidate in turn): {legacyCost.Average(x => x.Allocated):F0} B, {legacyCost.Average(x => x.Ms):F3} ms"));
 foreach (var grp in levelStats.GroupBy(x => x.Levels))
 {
     Console.WriteLine(FormattableString.Invariant($"  reduced 64×64 at ±{grp.Key} levels: mean {grp.Average(x => x.Bytes):F0} B max {grp.Max(x => x.Bytes)} B, r mean {grp.Average(x => x.R):F4} min {grp.Min(x => x.R):F4}"));
@@ -257,6 +307,37 @@ for (var v = 0; v < variants.Length; v++)
 }
 
 return 0;
+
+// The search EncodeCompact made before EncodeCompactTo (9 candidates in order, each encoded, decoded and correlated), for comparison.
+static EncodedHeatmap LegacyCompact(ReadOnlySpan<float> map)
+{
+    EncodedHeatmap? best = null;
+    var bestR = double.NegativeInfinity;
+    EncodedHeatmap? smallest = null;
+    foreach (var (factor, levels) in new[] { (1, 127), (1, 63), (1, 31), (1, 23), (1, 15), (2, 127), (2, 63), (2, 31), (4, 127) })
+    {
+        var e = HeatmapCodec.Encode(map, 64, 64, factor, levels);
+        smallest = smallest is null || e.Data.Length < smallest.Data.Length ? e : smallest;
+        if (e.Data.Length > 1024)
+        {
+            continue;
+        }
+
+        var back = factor == 1 ? HeatmapCodec.Decode(e) : HeatmapCodec.Expand(HeatmapCodec.Decode(e), e.Width, factor, 64, 64);
+        var r = HeatmapCodec.Correlation(map, back);
+        if (r >= 0.99)
+        {
+            return e;
+        }
+
+        if (r > bestR)
+        {
+            (best, bestR) = (e, r);
+        }
+    }
+
+    return best ?? smallest!;
+}
 
 string[] Args() => args;
 

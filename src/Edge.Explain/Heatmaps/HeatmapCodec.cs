@@ -1,6 +1,10 @@
+using System.Buffers;
 using System.IO.Compression;
 
 namespace Edge.Explain.Heatmaps;
+
+/// <summary>What <see cref="HeatmapCodec.EncodeCompactTo"/> wrote: the (possibly shrunk) map size, the scale and the v1 data length.</summary>
+public readonly record struct HeatmapFrame(int Width, int Height, float Scale, int Length);
 
 /// <summary>A heatmap as it travels: codec version, map size, scale and codec-specific bytes.</summary>
 public sealed record EncodedHeatmap(int CodecVersion, int Width, int Height, float Scale, byte[] Data);
@@ -54,52 +58,242 @@ public static class HeatmapCodec
         return new EncodedHeatmap(Version1, width, height, scale, buffer.ToArray());
     }
 
-    private static readonly (int Factor, int Levels)[] CompactCandidates =
-        [(1, 127), (1, 63), (1, 31), (1, 23), (1, 15), (2, 127), (2, 63), (2, 31), (4, 127)];
+    // (shrink factor, levels, dead zone): values with |v| / scale below the dead zone become 0 (0.5 = plain rounding);
+    // zeroing the faint texture costs little correlation and much entropy. The decoder is the same for all.
+    private static readonly (int Factor, int Levels, float DeadZone)[] CompactCandidates =
+        [(1, 127, 0.5f), (1, 63, 0.5f), (1, 31, 0.5f), (1, 31, 1f), (1, 23, 0.5f), (1, 23, 1f), (1, 15, 0.5f), (1, 15, 1f), (1, 15, 1.5f), (1, 11, 1f),
+         (2, 127, 0.5f), (2, 63, 0.5f), (2, 31, 0.5f), (4, 127, 0.5f)];
+
+    [ThreadStatic]
+    private static MemoryStream? t_deflated;
 
     /// <summary>
-    /// The first encoding, from full size and 127 levels towards fewer levels and then shrunk maps, that fits
+    /// The smallest encoding (over levels, a dead zone that zeroes faint values, and shrunk maps) that fits
     /// <paramref name="maxBytes"/> and whose decoded map (spread back to full size) still correlates
     /// ≥ <paramref name="minCorrelation"/> with the input; else the best-correlating one that fits; else the smallest.
-    /// Every result is plain v1 (value × scale), so decoders need nothing new.
+    /// Every result is plain v1 (value × scale), so decoders need nothing new. See <see cref="EncodeCompactTo"/>.
     /// </summary>
     public static EncodedHeatmap EncodeCompact(ReadOnlySpan<float> relevance, int width, int height, int maxBytes = 1024, double minCorrelation = 0.99)
     {
-        EncodedHeatmap? best = null;
-        var bestR = double.NegativeInfinity;
-        EncodedHeatmap? smallest = null;
-        foreach (var (factor, levels) in CompactCandidates)
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxEncodedLength(width * height));
+        try
         {
-            if (factor > Math.Min(width, height))
+            var frame = EncodeCompactTo(relevance, width, height, buffer, maxBytes, minCorrelation);
+            return new EncodedHeatmap(Version1, frame.Width, frame.Height, frame.Scale, buffer.AsSpan(0, frame.Length).ToArray());
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>A destination of this many bytes always holds the v1 data of a map of <paramref name="values"/> values.</summary>
+    public static int MaxEncodedLength(int values) => values + (values / 1000) + 64;
+
+    /// <summary>
+    /// <see cref="EncodeCompact(ReadOnlySpan{float}, int, int, int, double)"/> into <paramref name="destination"/>
+    /// (at least <see cref="MaxEncodedLength"/> bytes) with no per-frame managed allocation once warm: one pass over
+    /// the map gathers, for every candidate (levels, dead zone, shrink factor), the order-0 entropy of its quantised values
+    /// (an estimate of the deflated size) and the exact correlation of its decoded map with the input; the smallest
+    /// candidate that meets both is deflated (else the most faithful that fits); its real size calibrates the other
+    /// estimates, and another candidate is deflated only when the calibrated choice changes.
+    /// </summary>
+    public static HeatmapFrame EncodeCompactTo(ReadOnlySpan<float> relevance, int width, int height, Span<byte> destination, int maxBytes = 1024, double minCorrelation = 0.99)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        if (relevance.Length != width * height)
+        {
+            throw new ArgumentException($"map has {relevance.Length} values, expected {width}×{height}", nameof(relevance));
+        }
+
+        if (destination.Length < MaxEncodedLength(relevance.Length))
+        {
+            throw new ArgumentException($"destination holds {destination.Length} bytes, {MaxEncodedLength(relevance.Length)} needed", nameof(destination));
+        }
+
+        Span<double> correlation = stackalloc double[CompactCandidates.Length];
+        Span<int> estimate = stackalloc int[CompactCandidates.Length];
+        var pooled = ArrayPool<float>.Shared.Rent(relevance.Length);
+        var quantised = ArrayPool<byte>.Shared.Rent(relevance.Length);
+        try
+        {
+            for (var c = 0; c < CompactCandidates.Length; c++)
             {
-                continue;
+                var (factor, levels, deadZone) = CompactCandidates[c];
+                if (factor > Math.Min(width, height))
+                {
+                    (correlation[c], estimate[c]) = (double.NegativeInfinity, int.MaxValue);
+                    continue;
+                }
+
+                var map = factor == 1 ? relevance : SumPoolInto(relevance, width, height, factor, pooled);
+                (correlation[c], estimate[c]) = Statistics(relevance, width, height, map, factor, levels, deadZone);
             }
 
-            var e = Encode(relevance, width, height, factor, levels);
-            if (smallest is null || e.Data.Length < smallest.Data.Length)
+            // The smallest candidate that promises to fit and meet the correlation; else the most faithful that promises to
+            // fit; else the smallest promise. Deflate it; the real size calibrates every estimate (deflate's matches beat
+            // order-0 entropy by a map-dependent factor), and the choice is made again until it stands (usually 1–2 deflates).
+            Span<int> actual = stackalloc int[CompactCandidates.Length];
+            actual.Fill(-1);
+            var ratio = 1.0;
+            var encoded = -1;
+            HeatmapFrame frame = default;
+            for (var attempt = 0; attempt <= CompactCandidates.Length; attempt++)
             {
-                smallest = e;
+                var pick = -1;
+                var pickRank = -1;
+                var pickSize = 0.0;
+                for (var c = 0; c < CompactCandidates.Length; c++)
+                {
+                    if (estimate[c] == int.MaxValue)
+                    {
+                        continue;
+                    }
+
+                    var size = actual[c] >= 0 ? actual[c] : estimate[c] * ratio;
+                    var rank = size > maxBytes ? 0 : correlation[c] >= minCorrelation ? 2 : 1;
+                    if (rank > pickRank || (rank == pickRank && (rank == 1 ? correlation[c] > correlation[pick] : size < pickSize)))
+                    {
+                        (pick, pickRank, pickSize) = (c, rank, size);
+                    }
+                }
+
+                if (actual[pick] >= 0)
+                {
+                    // The choice stands on a real size: make sure the destination holds it.
+                    if (pick != encoded)
+                    {
+                        frame = EncodeCandidate(relevance, width, height, pick, pooled, quantised, destination);
+                    }
+
+                    break;
+                }
+
+                frame = EncodeCandidate(relevance, width, height, pick, pooled, quantised, destination);
+                encoded = pick;
+                actual[pick] = frame.Length;
+                ratio = (double)frame.Length / estimate[pick];
             }
 
-            if (e.Data.Length > maxBytes)
-            {
-                continue;
-            }
+            return frame;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(pooled);
+            ArrayPool<byte>.Shared.Return(quantised);
+        }
+    }
 
-            var back = factor == 1 ? Decode(e) : Expand(Decode(e), e.Width, factor, width, height);
-            var r = Correlation(relevance, back);
-            if (r >= minCorrelation)
-            {
-                return e;
-            }
+    private static HeatmapFrame EncodeCandidate(ReadOnlySpan<float> relevance, int width, int height, int candidate, float[] pooled, byte[] quantised, Span<byte> destination)
+    {
+        var (factor, levels, deadZone) = CompactCandidates[candidate];
+        var w = factor == 1 ? width : (width + factor - 1) / factor;
+        var h = factor == 1 ? height : (height + factor - 1) / factor;
+        ReadOnlySpan<float> map = factor == 1 ? relevance : SumPoolInto(relevance, width, height, factor, pooled);
+        var scale = Quantise(map, levels, deadZone, quantised);
+        var deflated = t_deflated ??= new MemoryStream(MaxEncodedLength(4096));
+        deflated.SetLength(0);
+        using (var z = new ZLibStream(deflated, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            z.Write(quantised, 0, map.Length);
+        }
 
-            if (r > bestR)
+        var length = (int)deflated.Length;
+        deflated.GetBuffer().AsSpan(0, length).CopyTo(destination);
+        return new HeatmapFrame(w, h, scale, length);
+    }
+
+    private static float Quantise(ReadOnlySpan<float> map, int levels, float deadZone, Span<byte> q)
+    {
+        var max = MaxAbs(map);
+        var scale = max > 0 && float.IsFinite(max) ? max / levels : 0f;
+        for (var i = 0; i < map.Length; i++)
+        {
+            q[i] = scale > 0 ? unchecked((byte)(sbyte)Level(map[i], scale, levels, deadZone)) : (byte)0;
+        }
+
+        return scale;
+    }
+
+    private static float Level(float v, float scale, int levels, float deadZone)
+    {
+        var u = v / scale;
+        return MathF.Abs(u) < deadZone ? 0f : Math.Clamp(MathF.Round(u), -levels, levels);
+    }
+
+    private static float MaxAbs(ReadOnlySpan<float> map)
+    {
+        var max = 0f;
+        foreach (var v in map)
+        {
+            max = Math.Max(max, Math.Abs(v));
+        }
+
+        return max;
+    }
+
+    /// <summary>
+    /// Correlation of the decoded (and spread back) candidate with the input, and its estimated deflated size, in one
+    /// pass over the candidate's (possibly shrunk) map: a shrunk value b spreads b/f² over its block, so the cross sum
+    /// with the input needs only the block sums (the shrunk map itself) and each block's pixel count.
+    /// </summary>
+    private static (double R, int Bytes) Statistics(ReadOnlySpan<float> relevance, int width, int height, ReadOnlySpan<float> map, int factor, int levels, float deadZone)
+    {
+        var max = MaxAbs(map);
+        var scale = max > 0 && float.IsFinite(max) ? max / levels : 0f;
+        var inv = scale > 0 ? 1f / scale : 0f;
+        Span<int> histogram = stackalloc int[256];
+        histogram.Clear();
+        double sx = 0, sxx = 0;
+        foreach (var v in relevance)
+        {
+            sx += v;
+            sxx += (double)v * v;
+        }
+
+        var smallWidth = (width + factor - 1) / factor;
+        var smallHeight = (height + factor - 1) / factor;
+        var share = scale / (factor * factor);
+        double sy = 0, syy = 0, sxy = 0;
+        for (var by = 0; by < smallHeight; by++)
+        {
+            var rows = Math.Min(factor, height - (by * factor));
+            for (var bx = 0; bx < smallWidth; bx++)
             {
-                (best, bestR) = (e, r);
+                var j = (by * smallWidth) + bx;
+                var u = map[j] * inv;
+                var q = MathF.Abs(u) < deadZone ? 0f : Math.Clamp(MathF.Round(u), -levels, levels);
+                histogram[(int)q + 128]++;
+                if (q == 0)
+                {
+                    continue;
+                }
+
+                double b = q * share;
+                double pixels = rows * Math.Min(factor, width - (bx * factor));
+                sy += pixels * b;
+                syy += pixels * b * b;
+                sxy += b * map[j];
             }
         }
 
-        return best ?? smallest!;
+        double n = width * height;
+        var vx = sxx - (sx * sx / n);
+        var vy = syy - (sy * sy / n);
+        var r = vx <= 0 || vy <= 0 ? (vx <= 0 && vy <= 0 ? 1 : 0) : (sxy - (sx * sy / n)) / Math.Sqrt(vx * vy);
+        double bits = 0;
+        double count = map.Length;
+        foreach (var k in histogram)
+        {
+            if (k > 0)
+            {
+                bits -= k * Math.Log2(k / count);
+            }
+        }
+
+        // Order-0 entropy plus the zlib header/trailer and a Huffman table; the first real deflate calibrates it.
+        return (r, (int)Math.Ceiling(bits / 8) + 40);
     }
 
     /// <summary>Decodes to a row-major width × height map of relevance values.</summary>
@@ -179,6 +373,22 @@ public static class HeatmapCodec
         }
 
         return sab / Math.Sqrt(saa * sbb);
+    }
+
+    private static ReadOnlySpan<float> SumPoolInto(ReadOnlySpan<float> map, int width, int height, int factor, float[] into)
+    {
+        var outWidth = (width + factor - 1) / factor;
+        var small = into.AsSpan(0, outWidth * ((height + factor - 1) / factor));
+        small.Clear();
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                small[(y / factor * outWidth) + (x / factor)] += map[(y * width) + x];
+            }
+        }
+
+        return small;
     }
 
     private static float[] SumPool(ReadOnlySpan<float> map, int width, int height, int factor, out int outWidth, out int outHeight)

@@ -130,6 +130,123 @@ public static class LrpCompiler
         private static readonly HashSet<string> InputTransparent = ["Transpose", "QuantizeLinear", "DequantizeLinear", "Identity", "Reshape"];
         private static readonly HashSet<string> TopTransparent = ["ReduceMean", "ReduceSum", "GlobalAveragePool", "Reshape", "Flatten", "Squeeze", "Identity", "QuantizeLinear", "DequantizeLinear"];
         private readonly Dictionary<string, List<string>> _pending = [];
+        private readonly Dictionary<string, float[]?> _values = [];
+        private readonly Dictionary<string, string> _floatWeights = [];
+        private readonly Dictionary<string, float[]> _emitted = [];
+
+        private string Emit(long[] dims, float[] values)
+        {
+            var name = e.FloatConst(dims, values);
+            _emitted[name] = values;
+            return name;
+        }
+
+        /// <summary>
+        /// The value of a constant tensor, evaluated at compile time where it is a float initializer or computed from
+        /// initializers by DequantizeLinear / Transpose / Reshape-like nodes (int8 weights); null otherwise.
+        /// </summary>
+        private float[]? Values(string name)
+        {
+            if (!_values.TryGetValue(name, out var v))
+            {
+                _values[name] = v = Evaluate(name);
+            }
+
+            return v;
+        }
+
+        private float[]? Evaluate(string name)
+        {
+            if (g.Constants.TryGetValue(name, out var t))
+            {
+                return t.DataType == (int)TensorProto.Types.DataType.Float ? LrpTensors.ReadFloats(t) : null;
+            }
+
+            if (!g.Derived.Contains(name) || !g.Producers.TryGetValue(name, out var p))
+            {
+                return null;
+            }
+
+            switch (p.OpType)
+            {
+                case "Identity" or "Reshape" or "Flatten" or "Squeeze" or "Unsqueeze":
+                    return Values(p.Input[0]);
+                case "DequantizeLinear" when g.Constants.TryGetValue(p.Input[0], out var q) && Values(p.Input[1]) is { } scale:
+                    {
+                        var qs = LrpTensors.ReadIntegers(q);
+                        var zp = p.Input.Count > 2 && p.Input[2].Length > 0 && g.Constants.TryGetValue(p.Input[2], out var z) ? LrpTensors.ReadIntegers(z) : [0L];
+                        var shape = g.Shape(p.Input[0]);
+                        var axis = (int)LrpGraph.AttrInt(p, "axis", 1);
+                        axis = axis < 0 ? axis + shape.Length : axis;
+                        var inner = scale.Length == 1 ? 1 : LrpTensors.Product(shape.AsSpan(axis + 1));
+                        var result = new float[qs.Length];
+                        for (var i = 0; i < qs.Length; i++)
+                        {
+                            var c = scale.Length == 1 ? 0 : (int)(i / inner % scale.Length);
+                            result[i] = (qs[i] - zp[zp.Length == 1 ? 0 : c]) * scale[c];
+                        }
+
+                        return result;
+                    }
+
+                case "Transpose" when Values(p.Input[0]) is { } x:
+                    {
+                        var xs = g.Shape(p.Input[0]);
+                        var perm = LrpGraph.AttrInts(p, "perm") ?? [.. Enumerable.Range(0, xs.Length).Reverse().Select(i => (long)i)];
+                        var ys = perm.Select(a => xs[a]).ToArray();
+                        var xStrides = new long[xs.Length];
+                        for (long i = xs.Length - 1, st = 1; i >= 0; st *= xs[i], i--)
+                        {
+                            xStrides[i] = st;
+                        }
+
+                        var result = new float[x.Length];
+                        var index = new long[ys.Length];
+                        for (var o = 0; o < result.Length; o++)
+                        {
+                            long src = 0;
+                            for (var d = 0; d < ys.Length; d++)
+                            {
+                                src += index[d] * xStrides[perm[d]];
+                            }
+
+                            result[o] = x[src];
+                            for (var d = ys.Length - 1; d >= 0 && ++index[d] == ys[d]; d--)
+                            {
+                                index[d] = 0;
+                            }
+                        }
+
+                        return result;
+                    }
+
+                default:
+                    return null;
+            }
+        }
+
+        /// <summary>A float initializer holding <paramref name="w"/> for the relevance half (int8 weights dequantized once, at compile time).</summary>
+        private string FloatWeight(string w)
+        {
+            if (g.Constants.TryGetValue(w, out var t) && t.DataType == (int)TensorProto.Types.DataType.Float)
+            {
+                return w;
+            }
+
+            if (!_floatWeights.TryGetValue(w, out var name))
+            {
+                _floatWeights[w] = name = Values(w) is { } v ? Emit(g.Shape(w), v) : w;
+            }
+
+            return name;
+        }
+
+        /// <summary>f applied to every weight, as an initializer when the weight is known at compile time, else in the graph.</summary>
+        private string MapWeight(string w, long[] shape, Func<float, float> f, Func<string> inGraph) =>
+            (_emitted.TryGetValue(w, out var known) ? known : Values(w)) is { } v ? Emit(shape, [.. v.Select(f)]) : inGraph();
+
+        private string Backward(string s, string w, long[] ws, WindowGeometry geo, long group) =>
+            e.Backward(s, w, _emitted.TryGetValue(w, out var known) ? known : Values(w), ws, geo, group);
 
         public LrpExplainer Run()
         {
@@ -299,7 +416,23 @@ public static class LrpCompiler
                 {
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);
-                    var ones = e.FloatConst([1, 1, k[0], k[1]], [.. Enumerable.Repeat(1f, (int)(k[0] * k[1]))]);
+                    if (k.All(v => v == 1) && geo.Strides.All(v => v == 1) && geo.Pads.All(v => v == 0))
+                    {
+                        t = x;
+                        continue;
+                    }
+
+                    var onesValues = Enumerable.Repeat(1f, (int)(k[0] * k[1])).ToArray();
+                    var ones = e.FloatConst([1, 1, k[0], k[1]], onesValues);
+                    if (o.Projection == LrpProjection.Guided)
+                    {
+                        var a = e.ReduceSum(g.NonNegative.GetValueOrDefault(x) ? x : e.Relu(x), [1], true);
+                        var zsum = e.Add(e.Conv(a, ones, geo, 1), e.Scalar(o.Stabilizer));
+                        map = e.Mul(a, e.Backward(e.Div(map, zsum), ones, onesValues, [1, 1, k[0], k[1]], geo, 1));
+                        t = x;
+                        continue;
+                    }
+
                     var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.InSize[0], geo.InSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
                     var count = e.Conv(plane, ones, geo, 1);
                     map = e.ConvTranspose(e.Div(map, count), ones, geo, 1);
@@ -507,45 +640,48 @@ public static class LrpCompiler
         private string Conv(NodeProto node, string r)
         {
             var x = node.Input[0];
-            var w = node.Input[1];
-            var ws = g.Shape(w);
+            var w = FloatWeight(node.Input[1]);
+            var ws = g.Shape(node.Input[1]);
             var geo = g.Window(node, LrpGraph.AttrInts(node, "kernel_shape") ?? ws[2..]);
             var group = LrpGraph.AttrInt(node, "group", 1);
             var kind = KindOf(node);
+            string Positive() => MapWeight(w, ws, v => MathF.Max(v, 0f), () => e.Relu(w));
+            string Negative() => MapWeight(w, ws, v => MathF.Min(v, 0f), () => e.NegPart(w));
             if (kind == ConvKind.Input && o.InputBounds)
             {
-                var wp = e.Relu(w);
-                var wn = e.NegPart(w);
+                var wp = Positive();
+                var wn = Negative();
                 var shape = e.IntConst(g.Shape(x));
                 var low = e.Node("Expand", [e.Scalar(o.InputLow), shape]);
                 var high = e.Node("Expand", [e.Scalar(o.InputHigh), shape]);
                 var z = e.Sub(e.Sub(e.Conv(x, w, geo, group), e.Conv(low, wp, geo, group)), e.Conv(high, wn, geo, group));
                 var s = e.Div(r, e.Add(z, e.Scalar(o.Stabilizer)));
-                var bounds = e.Add(e.Mul(wp, e.Scalar(o.InputLow)), e.Mul(wn, e.Scalar(o.InputHigh)));
-                return e.Sub(e.Mul(x, e.Backward(s, w, ws, geo, group)), e.Backward(s, bounds, ws, geo, group));
+                var bounds = MapWeight(w, ws, v => (MathF.Max(v, 0f) * o.InputLow) + (MathF.Min(v, 0f) * o.InputHigh), () => e.Add(e.Mul(wp, e.Scalar(o.InputLow)), e.Mul(wn, e.Scalar(o.InputHigh))));
+                return e.Sub(e.Mul(x, Backward(s, w, ws, geo, group)), Backward(s, bounds, ws, geo, group));
             }
 
             if (kind == ConvKind.Top || o.ConvRule == LrpConvRule.Epsilon)
             {
                 var s = e.Div(r, e.Stabilize(node.Output[0], o.Epsilon));
-                return e.Mul(x, e.Backward(s, w, ws, geo, group));
+                return e.Mul(x, Backward(s, w, ws, geo, group));
             }
 
             var plus = o.ConvRule == LrpConvRule.ZPlus;
-            var wPos = plus ? e.Relu(w) : e.Add(w, e.Mul(e.Relu(w), e.Scalar(o.Gamma)));
+            var gamma = o.Gamma;
+            var wPos = plus ? Positive() : MapWeight(w, ws, v => v + (gamma * MathF.Max(v, 0f)), () => e.Add(w, e.Mul(e.Relu(w), e.Scalar(gamma))));
             string Denominator(string z) => plus ? e.Add(z, e.Scalar(o.Stabilizer)) : e.Stabilize(z, o.Epsilon);
             if (g.NonNegative.GetValueOrDefault(x))
             {
                 var s = e.Div(r, Denominator(e.Conv(x, wPos, geo, group)));
-                return e.Mul(x, e.Backward(s, wPos, ws, geo, group));
+                return e.Mul(x, Backward(s, wPos, ws, geo, group));
             }
 
-            var wNeg = plus ? e.NegPart(w) : e.Add(w, e.Mul(e.NegPart(w), e.Scalar(o.Gamma)));
+            var wNeg = plus ? Negative() : MapWeight(w, ws, v => v + (gamma * MathF.Min(v, 0f)), () => e.Add(w, e.Mul(e.NegPart(w), e.Scalar(gamma))));
             var xp = e.Relu(x);
             var xn = e.NegPart(x);
             var zs = e.Add(e.Conv(xp, wPos, geo, group), e.Conv(xn, wNeg, geo, group));
             var s2 = e.Div(r, Denominator(zs));
-            return e.Add(e.Mul(xp, e.Backward(s2, wPos, ws, geo, group)), e.Mul(xn, e.Backward(s2, wNeg, ws, geo, group)));
+            return e.Add(e.Mul(xp, Backward(s2, wPos, ws, geo, group)), e.Mul(xn, Backward(s2, wNeg, ws, geo, group)));
         }
 
         /// <summary>
@@ -599,14 +735,14 @@ public static class LrpCompiler
             var geo = g.Window(node, k);
             var ones = e.FloatConst([c, 1, k[0], k[1]], [.. Enumerable.Repeat(1f, (int)(c * k[0] * k[1]))]);
             var s = e.Div(r, e.Stabilize(e.Conv(x, ones, geo, c), o.Epsilon));
-            return e.Mul(x, e.Backward(s, ones, [c, 1, k[0], k[1]], geo, c));
+            return e.Mul(x, e.Backward(s, ones, null, [c, 1, k[0], k[1]], geo, c));
         }
 
         private string Dense(NodeProto node, string r)
         {
             var x = node.Input[0];
-            var b = node.Input[1];
-            if (g.Shape(x).Length != 2 || g.Shape(b).Length != 2)
+            var b = FloatWeight(node.Input[1]);
+            if (g.Shape(x).Length != 2 || g.Shape(node.Input[1]).Length != 2)
             {
                 throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "only 2-D matrix products are supported");
             }

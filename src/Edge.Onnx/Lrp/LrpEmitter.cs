@@ -116,7 +116,7 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
     /// kernel flipped and its channel axes swapped per group (ONNX Runtime's Conv kernels are much faster than its
     /// ConvTranspose, depthwise above all); otherwise a ConvTranspose.
     /// </summary>
-    public string Backward(string s, string w, long[] wShape, WindowGeometry g, long group)
+    public string Backward(string s, string w, float[]? values, long[] wShape, WindowGeometry g, long group)
     {
         if (g.Strides.Any(v => v != 1) || g.Dilations.Any(v => v != 1) || g.Pads.Where((p, i) => p > g.Kernel[i % 2] - 1).Any())
         {
@@ -124,11 +124,38 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
         }
 
         var (co, ciPer, kh, kw) = (wShape[0], wShape[1], wShape[2], wShape[3]);
+        var pads = new long[] { kh - 1 - g.Pads[0], kw - 1 - g.Pads[1], kh - 1 - g.Pads[2], kw - 1 - g.Pads[3] };
+        if (values is not null)
+        {
+            // Known weights: flip and swap at compile time, so the relevance half holds a plain initializer.
+            var coPer = co / group;
+            var flippedValues = new float[values.Length];
+            for (var gi = 0; gi < group; gi++)
+            {
+                for (var o = 0; o < coPer; o++)
+                {
+                    for (var c = 0; c < ciPer; c++)
+                    {
+                        for (var i = 0; i < kh; i++)
+                        {
+                            for (var j = 0; j < kw; j++)
+                            {
+                                var src = ((((((gi * coPer) + o) * ciPer) + c) * kh) + i) * kw + j;
+                                var dst = ((((((gi * ciPer) + c) * coPer) + o) * kh) + (kh - 1 - i)) * kw + (kw - 1 - j);
+                                flippedValues[dst] = values[src];
+                            }
+                        }
+                    }
+                }
+            }
+
+            return Node("Conv", [s, FloatConst([ciPer * group, coPer, kh, kw], flippedValues)], Ints("kernel_shape", kh, kw), Ints("pads", pads), Int("group", group));
+        }
+
         var grouped = Reshape(w, group, co / group, ciPer, kh, kw);
         var swapped = Node("Transpose", [grouped], Ints("perm", 0, 2, 1, 3, 4));
         var back = Reshape(swapped, ciPer * group, co / group, kh, kw);
         var flipped = Node("Slice", [back, IntConst(-1, -1), IntConst(long.MinValue, long.MinValue), IntConst(2, 3), IntConst(-1, -1)]);
-        var pads = new long[] { kh - 1 - g.Pads[0], kw - 1 - g.Pads[1], kh - 1 - g.Pads[2], kw - 1 - g.Pads[3] };
         return Node("Conv", [s, flipped], Ints("kernel_shape", kh, kw), Ints("pads", pads), Int("group", group));
     }
 

@@ -196,8 +196,11 @@ internal sealed class LrpGraph
             case "Clip":
                 Set(y, xs, Nn(x) || (node.Input.Count > 1 && node.Input[1].Length > 0 && IsConstant(node.Input[1]) && Constants.TryGetValue(node.Input[1], out var lo) && LrpTensors.ReadFloats(lo)[0] >= 0));
                 break;
-            case "Identity" or "Dropout" or "DequantizeLinear":
+            case "Identity" or "Dropout":
                 Set(y, xs, Nn(x));
+                break;
+            case "DequantizeLinear":
+                Set(y, xs, Nn(x) || ZeroPointAtTypeMinimum(node));
                 break;
             case "QuantizeLinear":
                 Set(y, xs, Nn(x));
@@ -352,6 +355,24 @@ internal sealed class LrpGraph
     {
         var axes = AttrInts(node, "axes") ?? (node.Input.Count > 1 && node.Input[1].Length > 0 ? ConstInts(node.Input[1]) : null);
         return axes is null ? [.. Enumerable.Range(0, rank)] : [.. axes.Select(a => (int)(a < 0 ? a + rank : a))];
+    }
+
+    /// <summary>(q − zp)·scale ≥ 0 for every q when zp is the integer type's minimum (uint8 0, int8 −128) and scale ≥ 0.</summary>
+    private bool ZeroPointAtTypeMinimum(NodeProto dq)
+    {
+        if (dq.Input.Count < 3 || dq.Input[2].Length == 0 || !Constants.TryGetValue(dq.Input[2], out var zp) || !Constants.TryGetValue(dq.Input[1], out var scale)
+            || scale.DataType != (int)TensorProto.Types.DataType.Float || LrpTensors.ReadFloats(scale).Any(v => v < 0))
+        {
+            return false;
+        }
+
+        var min = (TensorProto.Types.DataType)zp.DataType switch
+        {
+            TensorProto.Types.DataType.Uint8 => 0L,
+            TensorProto.Types.DataType.Int8 => sbyte.MinValue,
+            _ => long.MaxValue,
+        };
+        return min != long.MaxValue && LrpTensors.ReadIntegers(zp).All(v => v == min);
     }
 
     private bool AllNonNegative(string name) =>

@@ -40,9 +40,23 @@ public enum LrpMode
 
     /// <summary>
     /// Exact rules down to <see cref="LrpOptions.StopAt"/>, then the relevance is summed over channels and
-    /// projected to pixels with the flat rule (each output shares its relevance equally over its window).
+    /// projected to pixels by <see cref="LrpOptions.Projection"/> (guided by the activations, or flat), with the
+    /// input layer's own z^B rule at the end.
     /// </summary>
     Reduced,
+}
+
+/// <summary>How reduced mode carries the channel-summed relevance from <see cref="LrpOptions.StopAt"/> down to the input layer.</summary>
+public enum LrpProjection
+{
+    /// <summary>Each output shares its relevance equally over its window (optionally smoothed, <see cref="LrpOptions.SmoothProjection"/>).</summary>
+    Flat,
+
+    /// <summary>
+    /// z-rule on the channel-summed positive activation a = Σ_c max(x_c, 0): each output shares its relevance over its
+    /// window in proportion to a, so detail the forward pass saw (where the activations are) comes back cheaply.
+    /// </summary>
+    Guided,
 }
 
 /// <summary>What the compiler does; defaults are the kiosk's.</summary>
@@ -92,6 +106,12 @@ public sealed record LrpOptions
     /// removes the stride-2 grid the flat rule leaves (constant-folded; default true).
     /// </summary>
     public bool SmoothProjection { get; init; } = true;
+
+    /// <summary>
+    /// Reduced mode: flat or activation-guided projection (default guided: on the 39 real faces it lifts the correlation
+    /// with full LRP from 0.900 to 0.947 mean). 1×1 stride-1 steps are identities in both.
+    /// </summary>
+    public LrpProjection Projection { get; init; } = LrpProjection.Guided;
 
     /// <summary>
     /// Maps per run (K) fixed in the graph, so that every shape is static (ONNX Runtime plans memory and picks

@@ -22,6 +22,17 @@ internal static class LrpTensors
         return [.. t.FloatData];
     }
 
+    /// <summary>Integer tensor values (int8, uint8, int32, int64) as longs, e.g. quantized weights and zero points.</summary>
+    public static long[] ReadIntegers(TensorProto t)
+    {
+        return (TensorProto.Types.DataType)t.DataType switch
+        {
+            TensorProto.Types.DataType.Int8 => t.HasRawData ? [.. MemoryMarshal.Cast<byte, sbyte>(t.RawData.Span).ToArray().Select(v => (long)v)] : [.. t.Int32Data.Select(v => (long)v)],
+            TensorProto.Types.DataType.Uint8 => t.HasRawData ? [.. t.RawData.Span.ToArray().Select(v => (long)v)] : [.. t.Int32Data.Select(v => (long)v)],
+            _ => ReadInt64s(t),
+        };
+    }
+
     public static long[] ReadInt64s(TensorProto t)
     {
         if (t.DataType == (int)TensorProto.Types.DataType.Int64)

@@ -73,6 +73,29 @@ public sealed class HeatmapCodecTests
     }
 
     [Fact]
+    public void EncodeCompactTo_WarmThread_AllocatesUnder1KBPerFrameAndMatchesEncodeCompact()
+    {
+        var map = BlobMap(5);
+        var destination = new byte[HeatmapCodec.MaxEncodedLength(map.Length)];
+        var frame = HeatmapCodec.EncodeCompactTo(map, 64, 64, destination);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10; i++)
+        {
+            frame = HeatmapCodec.EncodeCompactTo(map, 64, 64, destination);
+        }
+
+        var perFrame = (GC.GetAllocatedBytesForCurrentThread() - before) / 10;
+        Assert.True(perFrame < 1024, $"{perFrame} bytes allocated per frame");
+        var compact = HeatmapCodec.EncodeCompact(map, 64, 64);
+        Assert.Equal((compact.Width, compact.Height, compact.Scale), (frame.Width, frame.Height, frame.Scale));
+        Assert.Equal(compact.Data, destination.AsSpan(0, frame.Length).ToArray());
+        Assert.True(frame.Length <= 1024, $"{frame.Length} bytes");
+        var decoded = HeatmapCodec.Decode(compact);
+        var back = compact.Width == 64 ? decoded : HeatmapCodec.Expand(decoded, compact.Width, 64 / compact.Width, 64, 64);
+        Assert.True(HeatmapCodec.Correlation(map, back) >= 0.99, $"r = {HeatmapCodec.Correlation(map, back)}");
+    }
+
+    [Fact]
     public void Encode_FifteenLevels_DecodesWithTheSameV1Rule()
     {
         float[] map = [1f, -0.6f, 0.2f, 0f];

@@ -41,15 +41,17 @@ public sealed class LrpCompilerTests(LrpRuntimeFixture ort) : IClassFixture<LrpR
         AssertMatchesReference(model, new LrpOptions(), input, [1, 1, 4, 4], OneHot(3, 0), "dense");
     }
 
-    [Fact]
-    public void Compile_ReducedMode_MatchesReferenceAndStopsAtFirstResidualAdd()
+    [Theory]
+    [InlineData(LrpProjection.Flat)]
+    [InlineData(LrpProjection.Guided)]
+    public void Compile_ReducedMode_MatchesReferenceAndStopsAtFirstResidualAdd(LrpProjection projection)
     {
         var model = LrpTestGraphs.Residual(seed: 10);
-        var compiled = LrpCompiler.Compile(model, new LrpOptions { Mode = LrpMode.Reduced });
+        var compiled = LrpCompiler.Compile(model, new LrpOptions { Mode = LrpMode.Reduced, Projection = projection });
         var addOutput = model.Graph.Node.Single(n => n.OpType == "Add").Output[0];
         Assert.Equal(addOutput, compiled.StoppedAt);
         var input = LrpTestGraphs.Random(new Random(6), 144);
-        AssertMatchesReference(model, new LrpOptions { Mode = LrpMode.Reduced, StopAt = addOutput }, input, ImageShape, OneHot(5, 4), "reduced");
+        AssertMatchesReference(model, new LrpOptions { Mode = LrpMode.Reduced, StopAt = addOutput, Projection = projection }, input, ImageShape, OneHot(5, 4), $"reduced {projection}");
     }
 
     [Fact]

@@ -160,7 +160,41 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                 var xs = _values[x].Shape;
                 var k = n.OpType == "Conv" ? (Ints(n, "kernel_shape") ?? [_values[n.Input[1]].Shape[2], _values[n.Input[1]].Shape[3]]) : Ints(n, "kernel_shape")!;
                 var geo = Geometry(n, xs, k);
+                if (k.All(v => v == 1) && geo.S.All(v => v == 1) && geo.PadTop == 0 && geo.PadLeft == 0 && geo.OutH == xs[2] && geo.OutW == xs[3])
+                {
+                    t = x;
+                    continue;
+                }
+
                 var next = new float[xs[2] * xs[3]];
+                if (options.Projection == LrpProjection.Guided)
+                {
+                    // z-rule on the channel-summed positive activation.
+                    var act = new float[next.Length];
+                    var xv = _values[x].Data;
+                    for (var i = 0; i < xv.Length; i++)
+                    {
+                        act[i % act.Length] += Math.Max(0f, xv[i]);
+                    }
+
+                    for (var oy = 0; oy < geo.OutH; oy++)
+                    {
+                        for (var ox = 0; ox < geo.OutW; ox++)
+                        {
+                            var cells = Window(geo, xs, oy, ox).ToList();
+                            var z = cells.Sum(c => act[(c.Item1 * xs[3]) + c.Item2]) + options.Stabilizer;
+                            foreach (var (iy, ix) in cells)
+                            {
+                                next[(iy * xs[3]) + ix] += act[(iy * xs[3]) + ix] * map[(oy * geo.OutW) + ox] / z;
+                            }
+                        }
+                    }
+
+                    map = next;
+                    t = x;
+                    continue;
+                }
+
                 var coverage = new float[next.Length];
                 for (var oy = 0; oy < geo.OutH; oy++)
                 {
