@@ -12,18 +12,21 @@ internal static class QuantBench
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
+    private static readonly HashSet<string> FirstConv = new(StringComparer.Ordinal) { "StatefulPartitionedCall/model_1/block1_conv1_act/Relu/conv" };
+
     /// <summary>The configurations compared; the first is <see cref="QuantizerOptions"/>' defaults.</summary>
     internal static IReadOnlyList<(string Name, QuantizerOptions Options)> Configurations { get; } =
     [
-        ("uint8 defaults", new QuantizerOptions()),
+        ("uint8 defaults (percentile 99.99)", new QuantizerOptions()),
         ("uint8 min-max", new QuantizerOptions { Calibration = CalibrationMethod.MinMax }),
-        ("uint8 percentile 99.99", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.99 }),
         ("uint8 percentile 99.999", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.999 }),
         ("uint8 entropy", new QuantizerOptions { Calibration = CalibrationMethod.Entropy }),
         ("uint8 defaults, last conv float", new QuantizerOptions { KeepLastLayerFloat = true }),
         ("uint8 min-max, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.MinMax, Equalize = false }),
         ("uint8 p99.99, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Equalize = false }),
         ("uint8 entropy, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.Entropy, Equalize = false }),
+        ("uint8 defaults, first conv float", new QuantizerOptions { KeepFloatNodes = FirstConv }),
+        ("uint8 defaults, bias correction", new QuantizerOptions { CorrectBias = true }),
         ("int8 symmetric, defaults", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
     ];
 

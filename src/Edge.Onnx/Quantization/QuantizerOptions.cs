@@ -30,10 +30,12 @@ public sealed record QuantizerOptions
     public ActivationType ActivationType { get; init; } = ActivationType.UInt8;
 
     /// <summary>
-    /// Range selection. Default <see cref="CalibrationMethod.Entropy"/>: with equalization it gave the emotion model
-    /// the best top-1 agreement on held-out real face crops (bench/Edge.Bench quant).
+    /// Range selection. Default <see cref="CalibrationMethod.Percentile"/> (<see cref="Percentile"/> 99.99): on the
+    /// emotion model's held-out real face crops it agreed with fp32 as often as entropy (bench/Edge.Bench quant, 2 folds
+    /// by photo: 226 vs 227 of 234; edge model build's held-out photos: 38 vs 35 of 38) and moved the happy score less
+    /// (mean |Δ| 0.0113 vs 0.0127). Chosen on those held-out crops; there is no third, untouched set.
     /// </summary>
-    public CalibrationMethod Calibration { get; init; } = CalibrationMethod.Entropy;
+    public CalibrationMethod Calibration { get; init; } = CalibrationMethod.Percentile;
 
     /// <summary>Percentile kept at each end for <see cref="CalibrationMethod.Percentile"/>, in (50, 100]. Default 99.99.</summary>
     public double Percentile { get; init; } = 99.99;

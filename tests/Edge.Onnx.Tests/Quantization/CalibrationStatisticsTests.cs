@@ -95,4 +95,15 @@ public sealed class CalibrationStatisticsTests
         var e = Assert.Throws<InvalidOperationException>(() => collector.ObserveRange("conv_7", [1f, float.NaN]));
         Assert.Contains("conv_7", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void QuantizerOptions_Defaults_UInt8Percentile9999WithEqualization()
+    {
+        // The one default `edge model build` ships (src/Edge.Host/Models/README.md); bench/results/quant.txt is why.
+        var options = new QuantizerOptions();
+        Assert.Equal(ActivationType.UInt8, options.ActivationType);
+        Assert.Equal(CalibrationMethod.Percentile, options.Calibration);
+        Assert.Equal(99.99, options.Percentile);
+        Assert.True(options.Equalize);
+    }
 }
