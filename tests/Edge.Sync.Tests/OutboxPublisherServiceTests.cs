@@ -111,7 +111,7 @@ public sealed class OutboxPublisherServiceTests(ITestOutputHelper output)
         var acked = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
         var kills = new List<long>();
         await using var host = await SyncTestHost.StartAsync(SyncTestHost.Config(broker, SyncTestHost.TempOutbox()), _logs, cts.Token, RecordingTransport.Register(acked));
-        await Task.Delay(1500, cts.Token); // let the broker autosave the collector's session
+        await broker.SaveAsync(cts.Token); // the collector's session is on disk before the first kill
         var ids = new List<string>();
         var produced = 0;
         var killer = Task.Run(async () =>

@@ -32,7 +32,7 @@ public sealed class ZeroLossTests(ITestOutputHelper output)
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var outboxPath = SyncTestHost.TempOutbox();
         await using var collector = await EventCollector.StartAsync(broker, _logs.CreateLogger<MosquittoTransport>(), cts.Token);
-        await Task.Delay(1500, cts.Token); // autosave_interval 1: the collector's session is on disk before the first kill
+        await broker.SaveAsync(cts.Token); // the collector's session is on disk before the first kill
         var acked = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
         var kills = new List<long>();
         var host = await SyncTestHost.StartAsync(SyncTestHost.Config(broker, outboxPath), _logs, cts.Token, RecordingTransport.Register(acked));

@@ -155,6 +155,29 @@ public sealed class MosquittoBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// SIGUSR1: mosquitto writes its persistence database now. Returns once the file has been rewritten, so a test can
+    /// be sure a subscriber's session is on disk before it kills the broker (autosave_interval alone is a race under load).
+    /// </summary>
+    public async Task SaveAsync(CancellationToken cancellationToken = default)
+    {
+        if (_process is not { HasExited: false } process)
+        {
+            throw new InvalidOperationException("the broker is not running");
+        }
+
+        var db = Path.Combine(Directory, "mosquitto.db");
+        var before = File.Exists(db) ? File.GetLastWriteTimeUtc(db) : DateTime.MinValue;
+        using var usr1 = Process.Start("kill", ["-USR1", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await usr1.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        while (!File.Exists(db) || File.GetLastWriteTimeUtc(db) == before)
+        {
+            await Task.Delay(20, timeout.Token).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>SIGTERM: a clean stop (mosquitto saves its persistence file).</summary>
     public async Task StopAsync()
     {
