@@ -60,6 +60,20 @@ public static class LrpCompiler
         return new Compilation(model, g, options, new LrpEmitter(graph, opsetImport.Version)).Run();
     }
 
+    /// <summary>Drops initializers no node reads (constants the relevance pass folded away), so ORT has nothing to warn about.</summary>
+    internal static void PruneUnusedInitializers(GraphProto graph)
+    {
+        var used = new HashSet<string>(graph.Node.SelectMany(n => n.Input), StringComparer.Ordinal);
+        used.UnionWith(graph.Output.Select(o => o.Name));
+        for (var i = graph.Initializer.Count - 1; i >= 0; i--)
+        {
+            if (!used.Contains(graph.Initializer[i].Name))
+            {
+                graph.Initializer.RemoveAt(i);
+            }
+        }
+    }
+
     /// <summary>Conv → BatchNormalization (the Conv's only consumer, constant float parameters) becomes one Conv.</summary>
     internal static void FoldBatchNorm(GraphProto graph)
     {
@@ -349,6 +363,7 @@ public static class LrpCompiler
 
             graph.Output.Add(TensorInfo(MapOutputName, [o.Maps ?? -1, height, width]));
             graph.Node.Add(new NodeProto { OpType = "Identity", Name = "lrp/map", Input = { map }, Output = { MapOutputName } });
+            PruneUnusedInitializers(graph);
             model.ProducerName = "edge-lrp";
             return new LrpExplainer(model, g.InputName, inShape, target, classes, [.. graph.Output.Take(graph.Output.Count - 2).Select(x => x.Name)],
                 LogitsOutputName, MapOutputName, height, width, o.Mode, stopAt);

@@ -75,6 +75,8 @@ public sealed class EmotionModelLrpTests(LrpRuntimeFixture ort, EmotionModelFixt
         var diff = expected.Zip(got.Map, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(diff <= 1e-4f * max, $"{mode}: max abs diff {diff} > 1e-4 × {max}");
         Assert.Equal((64, 64), (compiled.MapHeight, compiled.MapWidth));
+        var read = compiled.Model.Graph.Node.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
+        Assert.All(compiled.Model.Graph.Initializer, i => Assert.Contains(i.Name, read));
     }
 
     [Fact]
