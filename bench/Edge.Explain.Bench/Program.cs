@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Edge.Explain;
 using Edge.Explain.Explanations;
+using Edge.Explain.Bench;
 using Edge.Explain.Heatmaps;
 using Edge.Onnx.Graph;
 using Edge.Onnx.Lrp;

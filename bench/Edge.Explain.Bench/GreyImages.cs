@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Edge.Explain.Explanations;
+namespace Edge.Explain.Bench;
 
 /// <summary>Decodes an image through ffmpeg (the project's decoder) into 8-bit grey pixels after a filter chain.</summary>
-public static class GreyImages
+internal static class GreyImages
 {
     /// <summary>
     /// Runs <c>ffmpeg -i PATH -vf FILTER,format=gray -f rawvideo -</c> and returns width × height bytes.
