@@ -44,7 +44,8 @@ public sealed class OutboxPublisherServiceTests(ITestOutputHelper output)
                 ids.Add(await bad.Sink.EnqueueAsync(SyncTestHost.NewEvent(), cts.Token));
             }
 
-            await WaitUntilAsync(() => bad.Health.Current.Status == SyncHealthStatus.Unhealthy, cts.Token);
+            // The health snapshot is refreshed by the publisher loop, so wait for it to have seen all 20, then check it says so.
+            await WaitUntilAsync(() => bad.Health.Current is { Status: SyncHealthStatus.Unhealthy, PendingCount: >= 20 }, cts.Token);
             var health = bad.Health.Current;
             Assert.Equal(MqttErrorKind.NotAuthorized, health.LastTransportError?.Kind);
             Assert.Contains("refused the connection", health.LastTransportError!.Message, StringComparison.Ordinal);
