@@ -34,7 +34,12 @@ var reducedOptions = fullOptions with
 };
 Console.WriteLine(fullOptions);
 using var env = OrtEnvironment.Create();
-var settings = Arg("--ftz") == "1" ? SessionSettings.Default with { ConfigEntries = new Dictionary<string, string> { ["session.set_denormal_as_zero"] = "1" } } : SessionSettings.Default;
+// --ort-config key=value[,key=value]: session config entries for the explainer sessions (e.g. session.set_denormal_as_zero=1).
+var settings = SessionSettings.Default with
+{
+    ConfigEntries = (Arg("--ort-config") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]),
+    GraphOptimizationLevel = Enum.Parse<GraphOptimizationLevel>(Arg("--ort-level") ?? nameof(GraphOptimizationLevel.All), ignoreCase: true),
+};
 var scoring = OnnxModel.Load(model);
 var crops = new List<(string Name, float[] X)>();
 using (var doc = JsonDocument.Parse(await File.ReadAllTextAsync(fixture)))
@@ -114,6 +119,45 @@ if (Arg("--profile") is { } step)
         var ops = string.Join(",", nodes.Skip(Math.Max(0, i + 1 - int.Parse(step, CultureInfo.InvariantCulture))).Take(int.Parse(step, CultureInfo.InvariantCulture)).Select(n => n.OpType));
         Console.WriteLine(FormattableString.Invariant($"{i,4} {t[15],8:F3} ms (+{t[15] - previous,7:F3}) {ops}"));
         previous = t[15];
+    }
+
+    return 0;
+}
+
+if (Arg("--ort-profile") is { } profileDir)
+{
+    // ORT's own per-node profile of one explainer (maps 1) or, with --dump-mode score, of the scoring model.
+    Directory.CreateDirectory(profileDir);
+    var mode = Arg("--dump-mode") ?? "reduced";
+    var bytes = mode == "score" ? OnnxModel.ToBytes(scoring) : OnnxModel.ToBytes(LrpCompiler.Compile(scoring, (mode == "reduced" ? reducedOptions : fullOptions) with { Maps = 1 }).Model);
+    var prefix = Path.Combine(profileDir, mode);
+    using (var sess = env.CreateSession(bytes, settings with { ProfilePrefix = prefix }))
+    {
+        var feeds = new[] { NamedTensor.FromFloat(scoring.Graph.Input[0].Name, crops[0].X, 1, 64, 64, 1), NamedTensor.FromFloat(LrpCompiler.TargetInputName, [0, 0, 0, 1, 0, 0, 0], 1, 7) };
+        var used = feeds.Where(f => sess.Inputs.Any(x => x.Name == f.Name)).ToArray();
+        for (var j = 0; j < runs; j++)
+        {
+            sess.Run(used);
+        }
+    }
+
+    var trace = new DirectoryInfo(profileDir).GetFiles(Path.GetFileName(prefix) + "_*.json").OrderBy(f => f.LastWriteTimeUtc).Last();
+    using var json = JsonDocument.Parse(await File.ReadAllTextAsync(trace.FullName));
+    var perNode = json.RootElement.EnumerateArray()
+        .Where(e => e.GetProperty("cat").GetString() == "Node" && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+        .GroupBy(e => (Name: e.GetProperty("name").GetString()![..^"_kernel_time".Length], Op: e.GetProperty("args").GetProperty("op_name").GetString()!))
+        .Select(grp => (grp.Key.Name, grp.Key.Op, Us: grp.Skip(grp.Count() / 10).Average(e => e.GetProperty("dur").GetDouble()),
+            Shapes: grp.First().GetProperty("args").TryGetProperty("input_type_shape", out var shapes) ? string.Join(" ", shapes.EnumerateArray().Select(x => string.Join("x", x.EnumerateObject().First().Value.EnumerateArray().Select(d => d.GetInt64())))) : ""))
+        .ToList();
+    Console.WriteLine(FormattableString.Invariant($"{trace.FullName}: {perNode.Count} nodes, {perNode.Sum(n => n.Us) / 1000:F3} ms of kernel time per run (mean over the last 90 % of {runs} runs)"));
+    foreach (var op in perNode.GroupBy(n => n.Op).OrderByDescending(grp => grp.Sum(n => n.Us)))
+    {
+        Console.WriteLine(FormattableString.Invariant($"  {op.Key,-24} ×{op.Count(),3} {op.Sum(n => n.Us) / 1000,8:F3} ms"));
+    }
+
+    foreach (var n in perNode.OrderByDescending(n => n.Us).Take(int.Parse(Arg("--top") ?? "30", CultureInfo.InvariantCulture)))
+    {
+        Console.WriteLine(FormattableString.Invariant($"  {n.Us / 1000,8:F3} ms {n.Op,-20} {n.Name,-40} {n.Shapes}"));
     }
 
     return 0;

@@ -50,6 +50,12 @@ public sealed record SessionSettings
     /// <summary>When set, ORT writes the graph it actually runs (after its optimisations) to this file.</summary>
     public string? OptimizedModelFilePath { get; init; }
 
+    /// <summary>
+    /// When set, ORT profiles every node of every run and writes a Chrome-trace JSON file named
+    /// <c>{prefix}_{date}.json</c> when the session is disposed (for benchmarks; it slows runs down).
+    /// </summary>
+    public string? ProfilePrefix { get; init; }
+
     /// <summary>Session config entries (<c>AddSessionConfigEntry</c>), e.g. <c>session.qdqisint8allowed = 1</c>.</summary>
     public IReadOnlyDictionary<string, string> ConfigEntries { get; init; } = NoEntries;
 

@@ -154,6 +154,32 @@ public sealed class OrtSessionTests : IDisposable
     }
 
     [Fact]
+    public void Dispose_ProfilePrefix_WritesTraceWithEveryNode()
+    {
+        var dir = Directory.CreateTempSubdirectory("edge-profile-");
+        try
+        {
+            using (var session = _env.CreateSession(Models.MatMulAdd(), new SessionSettings { ProfilePrefix = Path.Combine(dir.FullName, "run"), GraphOptimizationLevel = GraphOptimizationLevel.Disabled }))
+            {
+                session.Run(NamedTensor.FromFloat("x", new float[6], 2, 3));
+            }
+
+            var trace = Assert.Single(dir.GetFiles("run_*.json"));
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(trace.FullName));
+            var ops = json.RootElement.EnumerateArray()
+                .Where(e => e.TryGetProperty("args", out var a) && a.TryGetProperty("op_name", out _))
+                .Select(e => e.GetProperty("args").GetProperty("op_name").GetString())
+                .ToHashSet();
+            Assert.Contains("MatMul", ops);
+            Assert.Contains("Add", ops);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Run_ParallelExecutionWithThreads_GivesSameValues()
     {
         var settings = new SessionSettings { IntraOpThreads = 2, InterOpThreads = 2, ExecutionMode = ExecutionMode.Parallel };
