@@ -700,9 +700,10 @@ public static class LrpCompiler
         }
 
         /// <summary>
-        /// Winner-take-all without scatter: unfold the k×k windows with a one-hot depthwise Conv, pick each window's
-        /// first maximum with ArgMax (the element MaxPool returns), mask, and fold back with the transposed Conv, so
-        /// an input that wins several overlapping windows collects all their relevance.
+        /// Winner-take-all: a second MaxPool on the same input returns, per output, the flat index of the element it
+        /// took (ORT returns the first maximum in row-major window order, never a padded position); ScatterElements
+        /// with reduction "add" routes each output's relevance there, so an input that wins several overlapping
+        /// windows collects all their relevance. O(outputs) work, a few ops.
         /// </summary>
         private string MaxPoolWinner(NodeProto node, string r)
         {
@@ -713,33 +714,16 @@ public static class LrpCompiler
 
             var x = node.Input[0];
             var xs = g.Shape(x);
-            var c = xs[1];
             var k = LrpGraph.AttrInts(node, "kernel_shape")!;
             var geo = g.Window(node, k);
-            var taps = k[0] * k[1];
-            var (ho, wo) = (geo.OutSize[0], geo.OutSize[1]);
-            var eye = new float[c * taps * taps];
-            for (var ch = 0; ch < c; ch++)
-            {
-                for (var t = 0; t < taps; t++)
-                {
-                    eye[(((ch * taps) + t) * taps) + t] = 1f;
-                }
-            }
-
-            var unfold = e.FloatConst([c * taps, 1, k[0], k[1]], eye);
-            var patches = e.Reshape(e.Conv(x, unfold, geo, c), 1, c, taps, ho, wo);
-
-            // Taps that fall on padding must never win: mask them with the lowest float (constant-folded).
-            var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, xs[2], xs[3])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
-            var planeEye = e.FloatConst([taps, 1, k[0], k[1]], [.. eye.Take((int)(taps * taps))]);
-            var inside = e.Node("Greater", [e.Reshape(e.Conv(plane, planeEye, geo, 1), 1, 1, taps, ho, wo), e.Scalar(0.5f)]);
-            var masked = e.Node("Where", [inside, patches, e.Scalar(float.MinValue)]);
-            var winner = e.Node("ArgMax", [masked], LrpEmitter.Int("axis", 2), LrpEmitter.Int("keepdims", 1), LrpEmitter.Int("select_last_index", 0));
-            var tapIds = e.Node("Range", [e.IntConst0(0), e.IntConst0(taps), e.IntConst0(1)]);
-            var onehot = e.Node("Cast", [e.Node("Equal", [winner, e.Reshape(tapIds, 1, 1, taps, 1, 1)])], LrpEmitter.Int("to", (long)TensorProto.Types.DataType.Float));
-            var routed = e.Reshape(e.Mul(onehot, e.Reshape(r, -1, c, 1, ho, wo)), -1, c * taps, ho, wo);
-            return e.ConvTranspose(routed, unfold, geo, c);
+            var (c, inner, outer) = (xs[1], xs[2] * xs[3], geo.OutSize[0] * geo.OutSize[1]);
+            var indices = e.Nodes("MaxPool", [x], 2, [.. node.Attribute.Where(a => a.Name != "storage_order")])[1];
+            var rows = e.Reshape(r, -1, c * outer);
+            var routes = e.Node("Expand", [e.Reshape(indices, 1, c * outer), e.Node("Shape", [rows])]);
+            var zeros = e.Node("ConstantOfShape", [e.Node("Concat", [e.Node("Shape", [rows], LrpEmitter.Int("start", 0), LrpEmitter.Int("end", 1)), e.IntConst(c * inner)], LrpEmitter.Int("axis", 0))],
+                new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("zero", [1], [0f]) });
+            var routed = e.Node("ScatterElements", [zeros, routes, rows], LrpEmitter.Int("axis", 1), LrpEmitter.Str("reduction", "add"));
+            return e.Reshape(routed, -1, c, xs[2], xs[3]);
         }
 
         private string PoolZ(NodeProto node, string r)
