@@ -18,6 +18,7 @@ namespace Edge.Host.Tests;
 internal sealed class ScriptedAnalyzer(IReadOnlyList<float[]> script, FaceBox box, float detectorScore = 0.9f, TimeSpan delay = default) : IFaceAnalyzer
 {
     private int _calls;
+    private int _unscored;
 
     public int Calls => Volatile.Read(ref _calls);
 
@@ -35,8 +36,16 @@ internal sealed class ScriptedAnalyzer(IReadOnlyList<float[]> script, FaceBox bo
         return s;
     }
 
-    public int Analyze(ReadOnlySpan<byte> rgb24, int width, int height, List<FaceResult> results)
+    /// <summary>Frames analyzed with score = false (the pipeline has its explainer score the faces).</summary>
+    public int UnscoredCalls => Volatile.Read(ref _unscored);
+
+    public int Analyze(ReadOnlySpan<byte> rgb24, int width, int height, List<FaceResult> results, bool score = true)
     {
+        if (!score)
+        {
+            Interlocked.Increment(ref _unscored);
+        }
+
         if (delay > TimeSpan.Zero)
         {
             var sw = Stopwatch.StartNew();
@@ -60,9 +69,14 @@ internal sealed class MarkingExplainer : IFaceExplainer
 {
     public int Calls { get; private set; }
 
-    public void Explain(ReadOnlySpan<byte> rgb24, int width, int height, FaceResult face, int targetClass)
+    public int ScoringCalls { get; private set; }
+
+    /// <summary>The scripted analyzer always scores; as the scorer this explainer keeps those scores (argmax for the top class).</summary>
+    public void Explain(ReadOnlySpan<byte> rgb24, int width, int height, FaceResult face, int targetClass, bool writeScores = false)
     {
         Calls++;
+        ScoringCalls += writeScores ? 1 : 0;
+        targetClass = targetClass == IFaceExplainer.TopClass ? Array.IndexOf(face.Scores, face.Scores.Max()) : targetClass;
         face.Heatmaps.Add(new Edge.Explain.Heatmap(Expressions.Names[targetClass], 2, 2, [targetClass, 0, 0, 1]));
     }
 

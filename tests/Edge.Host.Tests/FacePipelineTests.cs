@@ -12,7 +12,10 @@ namespace Edge.Host.Tests;
 /// <summary>The pipeline core driven frame by frame from recorded frames, with time moved by hand.</summary>
 public sealed class FacePipelineTests
 {
-    private static (ServiceProvider Provider, ManualTimeProvider Time) Compose(ScriptedAnalyzer analyzer, params (string Key, string Value)[] settings)
+    private static (ServiceProvider Provider, ManualTimeProvider Time) Compose(ScriptedAnalyzer analyzer, params (string Key, string Value)[] settings) =>
+        Compose(analyzer, null, settings);
+
+    private static (ServiceProvider Provider, ManualTimeProvider Time) Compose(ScriptedAnalyzer analyzer, MarkingExplainer? explainer, params (string Key, string Value)[] settings)
     {
         var values = new Dictionary<string, string?>
         {
@@ -34,6 +37,11 @@ public sealed class FacePipelineTests
         services.AddSingleton<TimeProvider>(time);
         services.AddEdgeKiosk(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
         services.AddSingleton<IFaceAnalyzer>(analyzer);
+        if (explainer is not null)
+        {
+            services.AddSingleton<IFaceExplainer>(explainer);
+        }
+
         services.AddSingleton<IFaceEventSink>(new RecordingSink());
         var provider = services.BuildServiceProvider();
         _ = provider.GetRequiredService<PrometheusExporter>();
@@ -97,6 +105,33 @@ public sealed class FacePipelineTests
         }
 
         Assert.Equal([(false, 0L), (false, 500), (false, 1000), (true, 1500), (true, 2000)], flags);
+    }
+
+    [Theory]
+    [InlineData("All", 3, 3, "sad,happy")]
+    [InlineData("Flagged", 0, 0, "")]
+    [InlineData("Sampled", 0, 0, "sad,happy")]
+    public async Task ProcessAsync_ExplainMode_ExplainerScoresOnlyWhenEveryFaceIsExplained(string mode, int unscored, int scoringRuns, string firstEventMaps)
+    {
+        var analyzer = new ScriptedAnalyzer([ScriptedAnalyzer.Scores(0.3f, sad: 0.6f)], new FaceBox(0, 0, 8, 8));
+        var explainer = new MarkingExplainer();
+        var (provider, time) = Compose(analyzer, explainer,
+            ("Pipeline:Explain", mode), ("Pipeline:ExplainEvery", "5"), ("Pipeline:ExplainTargets:0", "top"), ("Pipeline:ExplainTargets:1", "happy"));
+        await using var _ = provider;
+        var pipeline = provider.GetRequiredService<FacePipeline>();
+        var events = provider.GetRequiredService<PipelineChannels>().Events.Reader;
+        var source = Frames(time);
+        for (var i = 0; i < 3; i++)
+        {
+            using var frame = source.Next();
+            await pipeline.ProcessAsync(frame, CancellationToken.None);
+        }
+
+        Assert.Equal(unscored, analyzer.UnscoredCalls);
+        Assert.Equal(scoringRuns, explainer.ScoringCalls);
+        Assert.True(events.TryRead(out var first));
+        Assert.Equal(firstEventMaps, string.Join(",", first.Heatmaps.Select(h => h.TargetClass)));
+        Assert.Equal(0.6f, first.Scores.Sad, 3);
     }
 
     [Fact]

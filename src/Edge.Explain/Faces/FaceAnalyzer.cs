@@ -80,9 +80,10 @@ public sealed class FaceAnalyzer : IDisposable
     /// <summary>
     /// Clears <paramref name="results"/> and fills it with one <see cref="FaceResult"/> per face, best detector
     /// score first; returns the number of faces. The result objects belong to this analyzer and are reused by
-    /// the next call.
+    /// the next call. With <paramref name="score"/> false only the detector runs (boxes and detector scores; the
+    /// expression scores are zero): for callers whose explainer run scores the face anyway.
     /// </summary>
-    public int Analyze(ReadOnlySpan<byte> rgb24, int width, int height, List<FaceResult> results)
+    public int Analyze(ReadOnlySpan<byte> rgb24, int width, int height, List<FaceResult> results, bool score = true)
     {
         ArgumentNullException.ThrowIfNull(results);
         var t0 = Stopwatch.GetTimestamp();
@@ -93,24 +94,30 @@ public sealed class FaceAnalyzer : IDisposable
         var n = _detector.Decode(width, height, _options.MinDetectorScore, _options.NmsIouThreshold, _options.NestedOverlapThreshold, _boxes, _scores);
         var t3 = Stopwatch.GetTimestamp();
         results.Clear();
-        long crop = 0, score = 0;
+        long crop = 0, scoring = 0;
         for (var i = 0; i < n; i++)
         {
             var face = _pool[i];
             face.Box = _boxes[i];
             face.DetectorScore = _scores[i];
             face.Heatmaps.Clear();
+            results.Add(face);
+            if (!score)
+            {
+                Array.Clear(face.Scores);
+                continue;
+            }
+
             var c0 = Stopwatch.GetTimestamp();
             FaceCrop.Extract(rgb24, width, height, face.Box, _options.CropMargin, _scorer.Input);
             var c1 = Stopwatch.GetTimestamp();
             _scorer.Score(face.Scores);
             var c2 = Stopwatch.GetTimestamp();
             crop += c1 - c0;
-            score += c2 - c1;
-            results.Add(face);
+            scoring += c2 - c1;
         }
 
-        LastTimings = new FaceAnalyzerTimings(t1 - t0, t2 - t1, t3 - t2, crop, score);
+        LastTimings = new FaceAnalyzerTimings(t1 - t0, t2 - t1, t3 - t2, crop, scoring);
         return n;
     }
 

@@ -12,6 +12,9 @@ public sealed class ExplainPolicy(PipelineOptions options)
 
     public ExplainMode Mode => options.Explain;
 
+    /// <summary>The class an explainer run that also scores the face starts with: the top class when asked for, else the first one configured.</summary>
+    public int FirstTarget => _top ? IFaceExplainer.TopClass : _fixedTargets[0];
+
     /// <summary>Call once per face, in order (Sampled counts faces).</summary>
     public bool ShouldExplain(bool flagged)
     {

@@ -8,7 +8,9 @@ namespace Edge.Host.Pipeline;
 
 /// <summary>
 /// One frame through the stages: analyze (detect + score) → track → flag rules → explain per policy →
-/// event → hand-over queue. Single-threaded by design (the pipeline service's loop owns it); reuses its lists.
+/// event → hand-over queue. When every face is explained (<see cref="ExplainMode.All"/>) the analyzer only detects
+/// and the first explainer run scores the face too (it runs the same model's forward pass), so no face is scored
+/// twice. Single-threaded by design (the pipeline service's loop owns it); reuses its lists.
 /// </summary>
 public sealed class FacePipeline
 {
@@ -65,7 +67,8 @@ public sealed class FacePipeline
         }
 
         var start = Stopwatch.GetTimestamp();
-        var count = _analyzer.Analyze(frame.Rgb24, frame.Width, frame.Height, _faces);
+        var explainScores = _explainer is not null && _policy.Mode == ExplainMode.All;
+        var count = _analyzer.Analyze(frame.Rgb24, frame.Width, frame.Height, _faces, score: !explainScores);
         _metrics.Stage("analyze", Stopwatch.GetElapsedTime(start));
         _metrics.Faces(count);
         _tracker.Assign(_faces, frame.CaptureTime, _tracks);
@@ -73,23 +76,31 @@ public sealed class FacePipeline
         for (var i = 0; i < _faces.Count; i++)
         {
             var face = _faces[i];
+            face.Heatmaps.Clear();
+            var explainStart = Stopwatch.GetTimestamp();
+            if (explainScores)
+            {
+                _explainer!.Explain(frame.Rgb24, frame.Width, frame.Height, face, _policy.FirstTarget, writeScores: true);
+            }
+
             var reason = _flags.Evaluate(face, _tracks[i], frame.CaptureTime);
             if (reason.Length > 0)
             {
                 _metrics.Flagged();
             }
 
-            face.Heatmaps.Clear();
             if (_explainer is not null && _policy.ShouldExplain(reason.Length > 0))
             {
-                start = Stopwatch.GetTimestamp();
                 _policy.Targets(face, _targets);
                 foreach (var target in _targets)
                 {
-                    _explainer.Explain(frame.Rgb24, frame.Width, frame.Height, face, target);
+                    if (!HasHeatmap(face, Expressions.Names[target]))
+                    {
+                        _explainer.Explain(frame.Rgb24, frame.Width, frame.Height, face, target);
+                    }
                 }
 
-                _metrics.Stage("explain", Stopwatch.GetElapsedTime(start));
+                _metrics.Stage("explain", Stopwatch.GetElapsedTime(explainStart));
                 _metrics.Explained();
             }
 
@@ -112,5 +123,18 @@ public sealed class FacePipeline
 
         _metrics.FrameProcessed();
         _status.FrameDone();
+    }
+
+    private static bool HasHeatmap(FaceResult face, string targetClass)
+    {
+        foreach (var h in face.Heatmaps)
+        {
+            if (h.TargetClass == targetClass)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

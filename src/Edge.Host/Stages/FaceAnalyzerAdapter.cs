@@ -14,12 +14,12 @@ public sealed class FaceAnalyzerAdapter(FaceAnalyzer analyzer, PipelineMetrics m
 
     public string ModelSha256 => analyzer.ModelSha256;
 
-    public int Analyze(ReadOnlySpan<byte> rgb24, int width, int height, List<FaceResult> results)
+    public int Analyze(ReadOnlySpan<byte> rgb24, int width, int height, List<FaceResult> results, bool score = true)
     {
-        var n = analyzer.Analyze(rgb24, width, height, results);
+        var n = analyzer.Analyze(rgb24, width, height, results, score);
         var t = analyzer.LastTimings;
         metrics.Stage("detect", Seconds(t.DetectPrepare + t.DetectInfer + t.DetectDecode));
-        if (n > 0)
+        if (n > 0 && score)
         {
             metrics.Stage("crop", Seconds(t.Crop));
             metrics.Stage("score", Seconds(t.Score));

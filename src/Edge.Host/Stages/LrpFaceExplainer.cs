@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Edge.Explain;
 using Edge.Explain.Explanations;
 using Edge.Explain.Faces;
@@ -37,13 +38,20 @@ public sealed class LrpFaceExplainer : IFaceExplainer, IDisposable
         _map = new float[_explainer.MapPixels];
     }
 
-    public void Explain(ReadOnlySpan<byte> rgb24, int width, int height, FaceResult face, int targetClass)
+    public void Explain(ReadOnlySpan<byte> rgb24, int width, int height, FaceResult face, int targetClass, bool writeScores = false)
     {
         FaceCrop.Extract(rgb24, width, height, face.Box, _margin, _crop);
-        _classes[0] = targetClass;
+        _classes[0] = targetClass == IFaceExplainer.TopClass ? FaceExplainer.TopClass : targetClass;
         _explainer.Explain(_crop, _classes, _scores, _logits, _map);
+        if (writeScores)
+        {
+            _scores.CopyTo(face.Scores, 0);
+        }
+
+        // The graph picks the top class by the logits; softmax keeps their order, so the top score names it.
+        var explained = targetClass == IFaceExplainer.TopClass ? TensorPrimitives.IndexOfMax(_scores) : targetClass;
         face.Heatmaps.Add(new Edge.Explain.Heatmap(
-            Expressions.Names[targetClass], _explainer.Compiled.MapWidth, _explainer.Compiled.MapHeight, _map.ToArray()));
+            Expressions.Names[explained], _explainer.Compiled.MapWidth, _explainer.Compiled.MapHeight, _map.ToArray()));
     }
 
     public Edge.Sync.Contract.Heatmap Encode(Edge.Explain.Heatmap heatmap)
