@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
-using Edge.Host.Metrics;
+using Edge.Sync.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Edge.Host.Tests;
+namespace Edge.Sync.Tests;
 
 public sealed class PrometheusExporterTests
 {
