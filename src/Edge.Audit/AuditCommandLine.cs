@@ -60,7 +60,7 @@ public static class AuditCommandLine
     public const string Usage = """
         usage: edge-audit [serve] [--Audit:Key=value ...]
                edge-audit migrate
-               edge-audit token create --owner NAME --role kiosk|supervisor|analyst|admin
+               edge-audit token create --owner NAME --role kiosk|supervisor|analyst|metrics|admin
                edge-audit token list
                edge-audit token revoke --id N
                edge-audit acl --kiosks FILE --out DIR [--audit-user edge-audit] [--port 1883]

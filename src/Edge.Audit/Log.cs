@@ -37,4 +37,7 @@ internal static partial class Log
 
     [LoggerMessage(11, LogLevel.Information, "Audit store ready ({Provider})")]
     public static partial void StoreReady(ILogger logger, StorageProvider provider);
+
+    [LoggerMessage(12, LogLevel.Warning, "Could not read the kiosk statuses at start; the kiosks-online gauge counts from the next status on")]
+    public static partial void KioskStatusesNotLoaded(ILogger logger, Exception exception);
 }

@@ -1,10 +1,10 @@
 using Edge.Camera;
 using Edge.Host.Gpio;
 using Edge.Host.Health;
-using Edge.Host.Metrics;
 using Edge.Host.Options;
 using Edge.Host.Pipeline;
 using Edge.Host.Systemd;
+using Edge.Sync.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;

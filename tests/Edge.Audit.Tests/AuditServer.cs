@@ -19,14 +19,18 @@ internal sealed class AuditServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string _directory;
 
-    private AuditServer(WebApplication app, Uri address, string directory)
+    private AuditServer(WebApplication app, Uri address, string directory, string connectionString)
     {
         _app = app;
         BaseAddress = address;
         _directory = directory;
+        ConnectionString = connectionString;
     }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>The SQLite file this instance was started on (a second instance can open the same store).</summary>
+    public string ConnectionString { get; }
 
     public IServiceProvider Services => _app.Services;
 
@@ -37,11 +41,11 @@ internal sealed class AuditServer : IAsyncDisposable
     public static async Task<AuditServer> StartAsync(TimeProvider? time = null, params string[] extraArgs)
     {
         var directory = Directory.CreateTempSubdirectory("edge-audit-").FullName;
-        var db = Path.Combine(directory, "audit.db");
+        var connectionString = $"Data Source={Path.Combine(directory, "audit.db")}";
         string[] args =
         [
             "--Audit:Http:Urls=http://127.0.0.1:0",
-            $"--Audit:Storage:ConnectionString=Data Source={db}",
+            $"--Audit:Storage:ConnectionString={connectionString}",
             "--Audit:Mqtt:Enabled=false",
             "--Audit:Ingest:FlushInterval=00:00:00.020",
             .. extraArgs,
@@ -56,7 +60,7 @@ internal sealed class AuditServer : IAsyncDisposable
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new AuditServer(app, new Uri(address), directory);
+        return new AuditServer(app, new Uri(address), directory, connectionString);
     }
 
     public async Task<string> TokenAsync(string role, string owner = "tester") =>

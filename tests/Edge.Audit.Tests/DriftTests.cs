@@ -1,8 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using Edge.Audit.Drift;
-using Edge.Sync.Contract;
-using Edge.Sync.Mqtt;
 using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -10,26 +8,10 @@ namespace Edge.Audit.Tests;
 
 public sealed class DriftTests
 {
-    private static DriftStatus Status(string level, long time, double happyPsi, uint checks = 0, uint disagreements = 0, string site = "site-a", string kiosk = "kiosk-1")
-    {
-        var s = new DriftStatus
-        {
-            SchemaVersion = 1, SiteId = site, KioskId = kiosk, TimeUnixMs = time, Level = level, WindowFaces = 500,
-            OcclusionChecks = checks, OcclusionDisagreements = disagreements, OcclusionDisagreementShare = checks == 0 ? -1 : (double)disagreements / checks,
-            ModelSha256 = "abc",
-        };
-        s.Signals.Add(new SignalDrift { Name = "happy", Psi = happyPsi, Kl = happyPsi / 2, Level = level });
-        s.Signals.Add(new SignalDrift { Name = "detector", Psi = 0.01, Kl = 0.005, Level = "ok" });
-        return s;
-    }
-
-    private static MqttMessage Message(DriftStatus s, string? topic = null) =>
-        new(topic ?? $"edge/v1/{s.SiteId}/{s.KioskId}/drift", s.ToByteArray(), MqttQos.AtLeastOnce, true);
-
     [Fact]
     public void Decode_PayloadNamesAnotherKiosk_Rejected()
     {
-        var row = DriftIngest.Decode("edge/v1/site-a/kiosk-2/drift", Status("ok", 1, 0.01).ToByteArray(), 5, out var problem);
+        var row = DriftIngest.Decode("edge/v1/site-a/kiosk-2/drift", TestEvents.Drift("ok", 1, 0.01).ToByteArray(), 5, out var problem);
         Assert.Null(row);
         Assert.Contains("kiosk-1", problem, StringComparison.Ordinal);
     }
@@ -37,23 +19,23 @@ public sealed class DriftTests
     [Fact]
     public void Decode_UnknownLevelOrEventsTopic_Rejected()
     {
-        Assert.Null(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", Status("bad", 1, 0.01).ToByteArray(), 5, out _));
-        Assert.Null(DriftIngest.Decode("edge/v1/site-a/kiosk-1/events", Status("ok", 1, 0.01).ToByteArray(), 5, out _));
+        Assert.Null(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", TestEvents.Drift("bad", 1, 0.01).ToByteArray(), 5, out _));
+        Assert.Null(DriftIngest.Decode("edge/v1/site-a/kiosk-1/events", TestEvents.Drift("ok", 1, 0.01).ToByteArray(), 5, out _));
         Assert.Null(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", [0xFF, 0xFF, 0xFF], 5, out _));
     }
 
     [Fact]
     public void ToDto_AlertOrManyOcclusionDisagreements_Flagged()
     {
-        var ok = DriftApi.ToDto(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", Status("ok", 1, 0.02).ToByteArray(), 5, out _)!);
+        var ok = DriftApi.ToDto(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", TestEvents.Drift("ok", 1, 0.02).ToByteArray(), 5, out _)!);
         Assert.False(ok.Flagged);
-        var alert = DriftApi.ToDto(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", Status("alert", 1, 0.9).ToByteArray(), 5, out _)!);
+        var alert = DriftApi.ToDto(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", TestEvents.Drift("alert", 1, 0.9).ToByteArray(), 5, out _)!);
         Assert.True(alert.Flagged);
         Assert.Contains("happy", alert.FlagReason, StringComparison.Ordinal);
-        var occlusion = DriftApi.ToDto(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", Status("ok", 1, 0.02, 40, 30).ToByteArray(), 5, out _)!);
+        var occlusion = DriftApi.ToDto(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", TestEvents.Drift("ok", 1, 0.02, 40, 30).ToByteArray(), 5, out _)!);
         Assert.True(occlusion.Flagged);
         Assert.Contains("30/40", occlusion.FlagReason, StringComparison.Ordinal);
-        var fewChecks = DriftApi.ToDto(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", Status("ok", 1, 0.02, 4, 4).ToByteArray(), 5, out _)!);
+        var fewChecks = DriftApi.ToDto(DriftIngest.Decode("edge/v1/site-a/kiosk-1/drift", TestEvents.Drift("ok", 1, 0.02, 4, 4).ToByteArray(), 5, out _)!);
         Assert.False(fewChecks.Flagged);
     }
 
@@ -62,9 +44,9 @@ public sealed class DriftTests
     {
         await using var server = await AuditServer.StartAsync();
         var ingest = server.Services.GetRequiredService<DriftIngest>();
-        await ingest.HandleAsync(Message(Status("ok", 2_000, 0.02)), CancellationToken.None);
-        await ingest.HandleAsync(Message(Status("alert", 3_000, 0.8, kiosk: "kiosk-2")), CancellationToken.None);
-        await ingest.HandleAsync(Message(Status("alert", 1_000, 0.8)), CancellationToken.None); // older: ignored
+        await ingest.HandleAsync(TestEvents.DriftMessage(TestEvents.Drift("ok", 2_000, 0.02)), CancellationToken.None);
+        await ingest.HandleAsync(TestEvents.DriftMessage(TestEvents.Drift("alert", 3_000, 0.8, kiosk: "kiosk-2")), CancellationToken.None);
+        await ingest.HandleAsync(TestEvents.DriftMessage(TestEvents.Drift("alert", 1_000, 0.8)), CancellationToken.None); // older: ignored
 
         using var anonymous = server.Client();
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(new Uri("/api/v1/drift", UriKind.Relative))).StatusCode);

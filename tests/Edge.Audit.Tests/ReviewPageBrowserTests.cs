@@ -1,4 +1,6 @@
+using Edge.Audit.Drift;
 using Edge.Audit.Security;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Edge.Audit.Tests;
@@ -16,7 +18,7 @@ public sealed class ReviewPageBrowserTests
     });
 
     [Fact]
-    public async Task ReviewPage_SupervisorTriagesQueue_OverlayRendersAndReviewsRecordedWithOwner()
+    public async Task ReviewPage_SupervisorTriagesQueue_OverlayAndKioskDriftRenderAndReviewsRecordedWithOwner()
     {
         Assert.True(File.Exists(Chromium), "Debian chromium is required: apt-get install chromium");
         await using var server = await AuditServer.StartAsync();
@@ -24,6 +26,11 @@ public sealed class ReviewPageBrowserTests
         var newer = TestEvents.Event(kiosk: "kiosk-1", at: TestEvents.T0.AddHours(4), happy: 0.08f, flagged: true, heatmap: true, crop: true);
         var history = Enumerable.Range(0, 12).Select(i => TestEvents.Event(kiosk: "kiosk-1", at: TestEvents.T0.AddMinutes(i * 20), happy: 0.6f + (i * 0.02f))).ToArray();
         await server.IngestAsync([.. history, older, newer]);
+        // kiosk-1 reports drift in alert (happy PSI 0.8); kiosk-0, alphabetically first, is fine
+        var drift = server.Services.GetRequiredService<DriftIngest>();
+        var reported = TestEvents.T0.AddHours(5);
+        await drift.HandleAsync(TestEvents.DriftMessage(TestEvents.Drift("alert", reported.ToUnixTimeMilliseconds(), 0.8)), CancellationToken.None);
+        await drift.HandleAsync(TestEvents.DriftMessage(TestEvents.Drift("ok", reported.ToUnixTimeMilliseconds(), 0.02, kiosk: "kiosk-0")), CancellationToken.None);
         var token = await server.TokenAsync(Roles.Supervisor, "pat");
 
         using var playwright = await Playwright.CreateAsync();
@@ -52,6 +59,21 @@ public sealed class ReviewPageBrowserTests
         Assert.Equal("pat (supervisor)", await page.TextContentAsync("#whoami"));
         Assert.True(await page.Locator("#no-heatmap").IsHiddenAsync());
         Assert.Equal("5", await page.GetAttributeAsync("#timeline", "data-points")); // hours 0-2 of history, the flagged ones at 3 and 4
+
+        // Drift: the fleet list puts the kiosk in alert first; the selected event's kiosk shows its drift beside the timeline.
+        Assert.Equal(["site-a/kiosk-1", "site-a/kiosk-0"], await page.Locator("#drift-list li").EvaluateAllAsync<string[]>("els => els.map(e => e.dataset.kiosk)"));
+        Assert.Equal("alert", await page.TextContentAsync("#drift-list li[data-kiosk='site-a/kiosk-1'] .badge"));
+        Assert.Equal("ok", await page.TextContentAsync("#drift-list li[data-kiosk='site-a/kiosk-0'] .badge"));
+        Assert.Equal("alert", await page.GetAttributeAsync("#kiosk-drift", "data-level"));
+        Assert.Equal("alert", await page.TextContentAsync("#kiosk-drift .badge"));
+        Assert.Equal(["worst PSI", "reported", "window"], await page.Locator("#kiosk-drift dt").AllTextContentsAsync());
+        Assert.Equal(["0.80 (happy)", "2026-11-20 13:00:00Z", "500 faces"], await page.Locator("#kiosk-drift dd").AllTextContentsAsync());
+        Assert.Equal("drift alert: happy PSI 0.80", await page.TextContentAsync("#kiosk-drift .reason"));
+        var timelineBox = (await page.Locator("#timeline").BoundingBoxAsync())!;
+        var driftBox = (await page.Locator("#kiosk-drift").BoundingBoxAsync())!;
+        Assert.True(await page.Locator("#kiosk-drift").IsVisibleAsync());
+        Assert.True(driftBox.X >= timelineBox.X + timelineBox.Width && Math.Abs(driftBox.Y - timelineBox.Y) < 1,
+            $"the drift panel should sit beside the timeline: timeline {timelineBox.X},{timelineBox.Y} {timelineBox.Width}w, drift {driftBox.X},{driftBox.Y}");
         var shots = Environment.GetEnvironmentVariable("EDGE_AUDIT_SCREENSHOTS");
         if (shots is not null)
         {
@@ -112,6 +134,9 @@ public sealed class ReviewPageBrowserTests
 
         Assert.True(await page.Locator("#no-heatmap").IsVisibleAsync());
         Assert.Equal("no heatmap", await page.TextContentAsync("#no-heatmap"));
+        Assert.Equal("none", await page.GetAttributeAsync("#kiosk-drift", "data-level"));
+        Assert.Contains("no drift report from this kiosk", await page.TextContentAsync("#kiosk-drift"), StringComparison.Ordinal);
+        Assert.True(await page.Locator("#drift-empty").IsVisibleAsync());
         var pixels = await page.EvaluateAsync<int>(
             "() => { const c = document.getElementById('overlay'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }");
         Assert.Equal(0, pixels);

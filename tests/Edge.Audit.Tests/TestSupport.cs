@@ -70,6 +70,24 @@ internal static class TestEvents
 
     public static string Topic(FaceEvent e) => $"edge/v1/{e.SiteId}/{e.KioskId}/events";
 
+    /// <summary>A kiosk's drift report: <paramref name="happyPsi"/> on happy, a quiet detector signal.</summary>
+    public static DriftStatus Drift(string level, long time, double happyPsi, uint checks = 0, uint disagreements = 0, string site = "site-a", string kiosk = "kiosk-1")
+    {
+        var s = new DriftStatus
+        {
+            SchemaVersion = 1, SiteId = site, KioskId = kiosk, TimeUnixMs = time, Level = level, WindowFaces = 500,
+            OcclusionChecks = checks, OcclusionDisagreements = disagreements, OcclusionDisagreementShare = checks == 0 ? -1 : (double)disagreements / checks,
+            ModelSha256 = "abc",
+        };
+        s.Signals.Add(new SignalDrift { Name = "happy", Psi = happyPsi, Kl = happyPsi / 2, Level = level });
+        s.Signals.Add(new SignalDrift { Name = "detector", Psi = 0.01, Kl = 0.005, Level = "ok" });
+        return s;
+    }
+
+    /// <summary>The retained MQTT message a kiosk publishes its drift report as.</summary>
+    public static Edge.Sync.Mqtt.MqttMessage DriftMessage(DriftStatus s, string? topic = null) =>
+        new(topic ?? $"edge/v1/{s.SiteId}/{s.KioskId}/drift", s.ToByteArray(), Edge.Sync.Mqtt.MqttQos.AtLeastOnce, true);
+
     public static IncomingEvent Incoming(FaceEvent e, long receivedAtMs = 0)
     {
         var r = new IngestDecoder(1 << 20).Decode(Topic(e), e.ToByteArray(), receivedAtMs == 0 ? e.CaptureTimeUnixMs + 50 : receivedAtMs);

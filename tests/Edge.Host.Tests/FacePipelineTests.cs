@@ -1,8 +1,8 @@
 using Edge.Camera;
 using Edge.Explain;
 using Edge.Host.Commands;
-using Edge.Host.Metrics;
 using Edge.Host.Pipeline;
+using Edge.Sync.Metrics;
 using Edge.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

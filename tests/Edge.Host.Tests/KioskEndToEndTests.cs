@@ -2,8 +2,8 @@ using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Edge.Explain;
-using Edge.Host.Metrics;
 using Edge.Host.Options;
+using Edge.Sync.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 

@@ -55,7 +55,7 @@ public static class AuditApi
         admin.MapDelete("/tokens/{id:long}", RevokeToken);
         admin.MapPost("/retention/run", RunRetention);
         admin.MapGet("/ingest", (IngestStats stats) => TypedResults.Ok(stats.Snapshot()));
-        admin.MapGet("/http-rejects", (ApiRejects rejects) => TypedResults.Ok(rejects.Snapshot()));
+        admin.MapGet("/http-rejects", (ApiMetrics http) => TypedResults.Ok(http.RejectsSnapshot()));
 
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthDto("ok")));
         return app;

@@ -3,6 +3,7 @@ using Edge.Audit.Drift;
 using Edge.Audit.Ingest;
 using Edge.Audit.Security;
 using Edge.Audit.Storage;
+using Edge.Sync.Metrics;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -35,7 +36,7 @@ public static class AuditServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Everything the service runs: storage, ingest pipeline and writer, retention, MQTT subscription, API auth.</summary>
+    /// <summary>Everything the service runs: storage, ingest pipeline and writer, retention, MQTT subscription, API auth, /metrics.</summary>
     public static IServiceCollection AddEdgeAudit(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddEdgeAuditStorage(configuration);
@@ -46,8 +47,9 @@ public static class AuditServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         services.AddEdgeAuditMqtt(configuration);
         services.AddEdgeAuditDrift();
+        services.AddEdgeAuditMetrics();
 
-        services.AddSingleton<ApiRejects>();
+        services.AddSingleton<ApiMetrics>();
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AuditJsonContext.Default));
         services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
@@ -56,6 +58,7 @@ public static class AuditServiceCollectionExtensions
             .AddPolicy(Policies.ReadEvents, p => p.RequireRole(Roles.Supervisor, Roles.Analyst, Roles.Admin))
             .AddPolicy(Policies.Review, p => p.RequireRole(Roles.Supervisor, Roles.Admin))
             .AddPolicy(Policies.Analytics, p => p.RequireRole(Roles.Analyst, Roles.Admin))
+            .AddPolicy(Policies.Metrics, p => p.RequireRole(Roles.Metrics, Roles.Admin))
             .AddPolicy(Policies.Admin, p => p.RequireRole(Roles.Admin));
         return services;
     }
@@ -79,7 +82,9 @@ public static class AuditWebApp
         builder.Services.AddEdgeAudit(builder.Configuration);
 
         var app = builder.Build();
-        ApiRejects.UseApiRejectCounting(app);
+        // the exporter listens before anything records, so /metrics counts what happened before its first scrape
+        _ = app.Services.GetRequiredService<PrometheusExporter>();
+        ApiMetrics.UseApiMetrics(app);
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRouting(); // after the exception handler, so routing failures get problem details too
@@ -87,6 +92,7 @@ public static class AuditWebApp
         app.UseAuthorization();
         app.MapAuditApi();
         app.MapAuditDrift();
+        app.MapAuditMetrics();
         app.MapReviewPage();
         return app;
     }

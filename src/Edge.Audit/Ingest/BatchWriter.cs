@@ -22,8 +22,28 @@ public sealed class BatchWriter(
     /// <summary>Writer loops: Audit:Ingest:Writers, or by default 1 for SQLite (one writer per file) and 2 for PostgreSQL (overlaps one batch's round trips with the next).</summary>
     public int WriterCount => _options.Writers > 0 ? _options.Writers : store.Provider == StorageProvider.PostgreSql ? 2 : 1;
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, WriterCount).Select(_ => Task.Run(() => LoopAsync(stoppingToken), stoppingToken)));
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await LoadKioskStatusesAsync(stoppingToken);
+        await Task.WhenAll(Enumerable.Range(0, WriterCount).Select(_ => Task.Run(() => LoopAsync(stoppingToken), stoppingToken)));
+    }
+
+    /// <summary>Starts the kiosks-online gauge from the store, so it is right before the first status arrives (or with MQTT off).</summary>
+    private async Task LoadKioskStatusesAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            foreach (var k in await store.ListKioskStatusAsync(stoppingToken))
+            {
+                pipeline.Stats.KioskStatus(k.SiteId, k.KioskId, k.StatusTimeMs, k.Online);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // only a gauge: the statuses that arrive from now on still count
+            Log.KioskStatusesNotLoaded(logger, ex);
+        }
+    }
 
     private async Task LoopAsync(CancellationToken stoppingToken)
     {
@@ -87,6 +107,7 @@ public sealed class BatchWriter(
             }
         }
 
+        var started = time.GetTimestamp();
         WriteResult? result = null;
         for (var attempt = 1; ; attempt++)
         {
@@ -94,6 +115,11 @@ public sealed class BatchWriter(
             {
                 result ??= await store.WriteEventsAsync(events, cancellationToken);
                 await store.WriteStatusesAsync([.. latestStatus.Values], cancellationToken);
+                foreach (var s in latestStatus.Values)
+                {
+                    pipeline.Stats.KioskStatus(s.SiteId, s.KioskId, s.StatusTimeMs, s.Online);
+                }
+
                 break;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -110,6 +136,7 @@ public sealed class BatchWriter(
         }
 
         var now = time.GetTimestamp();
+        pipeline.Stats.BatchWritten(batch.Count, time.GetElapsedTime(started, now));
         var lags = new double[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {

@@ -30,6 +30,7 @@ public sealed class IngestPipeline
         });
         _decoder = new IngestDecoder(o.MaxPayloadBytes);
         _stats = stats;
+        _stats.ObserveQueue(() => _channel.Reader.Count, o.QueueCapacity);
         _time = time;
         _logger = logger;
     }

@@ -10,15 +10,19 @@ using Microsoft.Extensions.Options;
 
 namespace Edge.Audit.Security;
 
-/// <summary>API roles. kiosk: none of the API; supervisor: review; analyst: summaries and export; admin: everything.</summary>
+/// <summary>
+/// API roles. kiosk: none of the API; supervisor: review; analyst: summaries and export; metrics: only <c>/metrics</c>
+/// (a Prometheus scrape token that reads no event); admin: everything.
+/// </summary>
 public static class Roles
 {
     public const string Kiosk = "kiosk";
     public const string Supervisor = "supervisor";
     public const string Analyst = "analyst";
+    public const string Metrics = "metrics";
     public const string Admin = "admin";
 
-    public static readonly string[] All = [Kiosk, Supervisor, Analyst, Admin];
+    public static readonly string[] All = [Kiosk, Supervisor, Analyst, Metrics, Admin];
 
     public static bool IsValid(string? role) => role is not null && Array.IndexOf(All, role) >= 0;
 }
@@ -29,6 +33,7 @@ public static class Policies
     public const string ReadEvents = "read-events";
     public const string Review = "review";
     public const string Analytics = "analytics";
+    public const string Metrics = "metrics";
     public const string Admin = "admin";
 }
 

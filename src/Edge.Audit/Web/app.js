@@ -1,9 +1,14 @@
-// Edge review page: flagged queue, face + heatmap overlay, scores, review actions, kiosk timeline. No dependencies.
+// Edge review page: flagged queue, face + heatmap overlay, scores, review actions, kiosk timeline and drift. No dependencies.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const classes = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
-  const state = { token: sessionStorage.getItem('edge-token') || '', items: [], index: -1, cursor: null, detail: null };
+  const driftOrder = { alert: 0, warn: 1, insufficient: 2, ok: 3 };
+  const driftRefreshMs = 60e3;
+  const state = {
+    token: sessionStorage.getItem('edge-token') || '', items: [], index: -1, cursor: null, detail: null,
+    drift: new Map(), driftTimer: 0,
+  };
 
   async function api(path, options = {}) {
     const headers = { Authorization: 'Bearer ' + state.token, ...(options.headers || {}) };
@@ -27,6 +32,9 @@
     try {
       const me = await api('/api/v1/me');
       $('whoami').textContent = me.owner + ' (' + me.role + ')';
+      await loadDrift();
+      clearInterval(state.driftTimer);
+      state.driftTimer = setInterval(loadDrift, driftRefreshMs);
       await loadQueue(true);
     } catch (e) { $('whoami').textContent = 'not signed in: ' + e.message; }
   }
@@ -69,6 +77,7 @@
     const detail = await api('/api/v1/events/' + encodeURIComponent(state.items[i].eventId));
     state.detail = detail;
     renderEvent(detail);
+    renderKioskDrift(detail.event);
     await renderTimeline(detail.event);
   }
 
@@ -162,6 +171,55 @@
       points.forEach((p) => { ctx.beginPath(); ctx.arc(x(p.hour), y(p[key]), 2.5, 0, Math.PI * 2); ctx.fill(); });
     }
     canvas.dataset.points = String(points.length);
+  }
+
+  // Drift: every kiosk's retained DriftStatus (GET /api/v1/drift), worst level first, and the selected event's kiosk
+  // beside its timeline. Reloaded at sign-in and every minute; a failure leaves the last list and says so.
+  async function loadDrift() {
+    let list;
+    try { list = await api('/api/v1/drift'); } catch (e) { $('drift-updated').textContent = 'unavailable: ' + e.message; return; }
+    state.drift = new Map(list.map((d) => [d.siteId + '/' + d.kioskId, d]));
+    renderDriftList(list);
+    if (state.detail) renderKioskDrift(state.detail.event);
+  }
+
+  function badge(level) { return text('span', level in driftOrder ? level : 'no report', 'badge ' + (level in driftOrder ? level : 'none')); }
+  function worstPsi(d) { return d.worstSignal ? d.worstPsi.toFixed(2) + ' (' + d.worstSignal + ')' : '–'; }
+
+  function renderDriftList(list) {
+    const rank = (d) => driftOrder[d.level] ?? 9;
+    const sorted = [...list].sort((a, b) => rank(a) - rank(b) || (a.siteId + '/' + a.kioskId).localeCompare(b.siteId + '/' + b.kioskId));
+    $('drift-list').replaceChildren(...sorted.map((d) => {
+      const li = document.createElement('li');
+      li.dataset.kiosk = d.siteId + '/' + d.kioskId;
+      li.dataset.level = d.level;
+      li.title = d.flagReason || 'show this kiosk\'s flagged events';
+      li.append(badge(d.level), text('strong', ' ' + d.siteId + ' / ' + d.kioskId),
+        text('small', 'worst PSI ' + worstPsi(d) + ' · reported ' + time(d.time)));
+      li.addEventListener('click', () => { $('filter-site').value = d.siteId; $('filter-kiosk').value = d.kioskId; loadQueue(true); });
+      return li;
+    }));
+    $('drift-empty').hidden = list.length > 0;
+    $('drift-updated').textContent = '(' + list.filter((d) => d.flagged).length + ' flagged)';
+  }
+
+  function renderKioskDrift(e) {
+    const box = $('kiosk-drift');
+    const d = state.drift.get(e.siteId + '/' + e.kioskId);
+    box.dataset.level = d ? d.level : 'none';
+    if (!d) { box.replaceChildren(text('h4', 'Drift'), badge('none'), text('p', 'no drift report from this kiosk')); return; }
+    const facts = document.createElement('dl');
+    const fact = (name, value) => facts.append(text('dt', name), text('dd', value));
+    fact('worst PSI', worstPsi(d));
+    fact('reported', time(d.time));
+    fact('window', d.windowFaces + ' faces');
+    if (d.occlusionChecks > 0) fact('occlusion', d.occlusionDisagreements + '/' + d.occlusionChecks + ' disagree');
+    const psi = document.createElement('ol');
+    psi.className = 'psi';
+    psi.append(...Object.entries(d.psi).sort((a, b) => b[1] - a[1])
+      .map(([name, v]) => text('li', name + ' ' + v.toFixed(2), name === d.worstSignal ? 'worst' : '')));
+    box.replaceChildren(text('h4', 'Drift'), badge(d.level), facts, psi);
+    if (d.flagged) box.append(text('p', d.flagReason, 'reason'));
   }
 
   async function review(action) {

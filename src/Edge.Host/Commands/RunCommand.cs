@@ -1,8 +1,8 @@
 using System.Net;
 using Edge.Host.Health;
-using Edge.Host.Metrics;
 using Edge.Host.Options;
 using Edge.Host.Pipeline;
+using Edge.Sync.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;

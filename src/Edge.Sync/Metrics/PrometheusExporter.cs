@@ -3,12 +3,13 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
 
-namespace Edge.Host.Metrics;
+namespace Edge.Sync.Metrics;
 
 /// <summary>
 /// Prometheus text exposition (format 0.0.4) of the <c>Edge.*</c> meters created by this container's
 /// <see cref="IMeterFactory"/>, collected with a <see cref="MeterListener"/>. Recording a measurement with a
-/// known tag set allocates nothing; a new tag set allocates its series once.
+/// known tag set allocates nothing; a new tag set allocates its series once. It lives here, in the one assembly both
+/// services reference, so the kiosk (<c>edge run</c>) and the audit store (<c>edge-audit</c>) expose the same format.
 /// </summary>
 public sealed class PrometheusExporter : IDisposable
 {

@@ -1,8 +1,9 @@
 using System.Diagnostics.Metrics;
-using Edge.Host.Metrics;
+using Edge.Sync.Metrics;
+using Edge.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Edge.Host.Tests;
+namespace Edge.Sync.Tests;
 
 public sealed class PrometheusExporterTests
 {
@@ -43,5 +44,24 @@ public sealed class PrometheusExporterTests
             text, StringComparison.Ordinal);
         Assert.Contains("edge_test_latency_seconds_bucket{stage=\"b\\\"x\",le=\"0.1\"} 1\n", text, StringComparison.Ordinal);
         Assert.DoesNotContain("edge_foreign", text, StringComparison.Ordinal);
+        var parsed = PrometheusText.Parse(text);
+        Assert.Equal(3, parsed.Value("edge_test_latency_seconds_count", ("stage", "a")));
+        Assert.Equal(1, parsed.Value("edge_test_latency_seconds_count", ("stage", "b\"x")));
+    }
+
+    // The strict reader the services' /metrics tests rely on must refuse what a scraper would.
+    [Theory]
+    [InlineData("x_total 1\n", "outside the family")]
+    [InlineData("# TYPE x_total counter\nx_total 1\n", "before both HELP and TYPE")]
+    [InlineData("# HELP x_total a\n# TYPE x_total counter\nx_total one\n", "bad value")]
+    [InlineData("# HELP x_total a\n# TYPE x_total counter\nx_total{a=\"1\",a=\"2\"} 1\n", "twice")]
+    [InlineData("# HELP h a\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n", "below the previous")]
+    [InlineData("# HELP h a\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n", "+Inf")]
+    [InlineData("# HELP h a\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 1\n", "equal to the +Inf bucket")]
+    [InlineData("# HELP a x\n# TYPE a gauge\na 1\n# HELP b x\n# TYPE b gauge\nb 1\n# HELP a x\n", "appears again")]
+    public void PrometheusText_Malformed_RefusedWithReason(string text, string reason)
+    {
+        var e = Assert.Throws<FormatException>(() => PrometheusText.Parse(text));
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
     }
 }
