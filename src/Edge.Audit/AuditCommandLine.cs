@@ -3,6 +3,7 @@ using Edge.Audit.Security;
 using Edge.Audit.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Edge.Audit;
@@ -78,6 +79,9 @@ public static class AuditCommandLine
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = ConfigArgs(args), ContentRootPath = AppContext.BaseDirectory });
         builder.Services.AddEdgeAuditStorage(builder.Configuration);
+
+        // Commands print their result on stdout (a token is captured with $(...)); every log line goes to stderr.
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         using var host = builder.Build();
         _ = host.Services.GetRequiredService<IOptions<AuditOptions>>().Value; // validates
         var store = host.Services.GetRequiredService<IAuditStore>();
