@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Steady-state memory of the kiosk service: runs ./edge demo (broker + edge-audit + edge run replaying the sample at
+# 15 fps) for a warm-up and then a measured window, samples the edge process's RSS once a minute, and prints the
+# samples and the spread of the measured window around its first sample (issue 5: flat within ±5 % over 30 min).
+#
+# usage: scripts/rss-soak.sh [--warmup MIN] [--minutes MIN] [--limit PERCENT]
+#   --warmup   minutes before the measured window starts (JIT tiering, pools, SQLite and ORT arenas fill); default 5
+#   --minutes  length of the measured window; default 30
+#   --limit    exit 1 when a sample is further than this from the window's first sample; default 5
+# Ports: EDGE_DEMO_*_PORT as for ./edge demo (defaults here 28883/19464/15080, so a running demo is not disturbed).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+warmup=5 minutes=30 limit=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --warmup) warmup="$2"; shift 2 ;;
+    --minutes) minutes="$2"; shift 2 ;;
+    --limit) limit="$2"; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) die "rss-soak: unknown option '$1'" ;;
+  esac
+done
+for v in "$warmup" "$minutes"; do
+  case "$v" in ''|*[!0-9]*) die "rss-soak: --warmup and --minutes take whole minutes (was '$v')" ;; esac
+done
+
+export EDGE_DEMO_MQTT_PORT="${EDGE_DEMO_MQTT_PORT:-28883}" EDGE_DEMO_HTTP_PORT="${EDGE_DEMO_HTTP_PORT:-19464}" EDGE_DEMO_AUDIT_PORT="${EDGE_DEMO_AUDIT_PORT:-15080}"
+out="$(mktemp -d)"
+"$EDGE_ROOT/scripts/demo.sh" --no-setup --duration "$(( (warmup + minutes + 1) * 60 ))" >"$out/demo.out" 2>&1 &
+demo=$!
+trap 'kill -TERM "$demo" 2>/dev/null || true; wait "$demo" 2>/dev/null || true' EXIT
+
+pid=""
+for _ in $(seq 300); do
+  pid=$(pgrep -n -f "$EDGE_BIN run --config" || true)
+  [ -n "$pid" ] && curl -s -o /dev/null "http://127.0.0.1:$EDGE_DEMO_HTTP_PORT/healthz" && break
+  kill -0 "$demo" 2>/dev/null || { cat "$out/demo.out" >&2; die "rss-soak: the demo stopped"; }
+  sleep 1
+done
+[ -n "$pid" ] || die "rss-soak: edge run did not start (see $out/demo.out)"
+log "edge run is pid $pid; warm-up $warmup min, then $minutes min measured (a sample a minute)"
+
+rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
+frames() { curl -s "http://127.0.0.1:$EDGE_DEMO_HTTP_PORT/metrics" | awk '/^edge_pipeline_frames_total / { print $2 }'; }
+samples=()
+for (( m=1; m<=warmup+minutes; m++ )); do
+  sleep 60
+  kill -0 "$pid" 2>/dev/null || die "rss-soak: edge run exited at minute $m (see $out/demo.out)"
+  r=$(rss_mb)
+  printf 'minute %3d  rss %7s MB  frames %s%s\n' "$m" "$r" "$(frames)" "$([ "$m" -le "$warmup" ] && echo '  (warm-up)')"
+  [ "$m" -gt "$warmup" ] && samples+=("$r")
+done
+
+printf '%s\n' "${samples[@]}" | awk -v limit="$limit" -v minutes="$minutes" '
+  NR == 1 { first = $1; min = $1; max = $1 }
+  { if ($1 < min) min = $1; if ($1 > max) max = $1; last = $1 }
+  END {
+    lo = (min - first) / first * 100; hi = (max - first) / first * 100
+    printf "measured %d min: first %.1f MB, last %.1f MB (%+.1f %%), range %+.1f %% .. %+.1f %% of the first sample (limit ±%s %%)\n", minutes, first, last, (last - first) / first * 100, lo, hi, limit
+    exit (hi > limit || -lo > limit) ? 1 : 0
+  }'
