@@ -29,6 +29,7 @@ var fullOptions = new LrpOptions
 var reducedOptions = fullOptions with
 {
     Mode = LrpMode.Reduced,
+    ChannelBudget = Arg("--budget") is { } budget ? (int.Parse(budget, CultureInfo.InvariantCulture) is > 0 and var perLayer ? perLayer : null) : new LrpOptions().ChannelBudget,
     StopAt = stopAt,
     Projection = Arg("--projection") is { } projection ? Enum.Parse<LrpProjection>(projection, ignoreCase: true) : new LrpOptions().Projection,
 };

@@ -685,18 +685,71 @@ public static class LrpCompiler
             var gamma = o.Gamma;
             var wPos = plus ? Positive() : MapWeight(w, ws, v => v + (gamma * MathF.Max(v, 0f)), () => e.Add(w, e.Mul(e.Relu(w), e.Scalar(gamma))));
             string Denominator(string z) => plus ? e.Add(z, e.Scalar(o.Stabilizer)) : e.Stabilize(z, o.Epsilon);
+            string NegativeWeight() => plus ? Negative() : MapWeight(w, ws, v => v + (gamma * MathF.Min(v, 0f)), () => e.Add(w, e.Mul(e.NegPart(w), e.Scalar(gamma))));
+            if (o.Mode == LrpMode.Reduced && o.ChannelBudget is int budget && o.Maps is int maps && group == 1 && ws[0] > budget
+                && ws[2] == 1 && ws[3] == 1 && geo.Strides.All(v => v == 1) && geo.Pads.All(v => v == 0))
+            {
+                return BudgetConv(x, r, ws, geo, budget, maps, wPos, NegativeWeight, Denominator);
+            }
+
             if (g.NonNegative.GetValueOrDefault(x))
             {
                 var s = e.Div(r, Denominator(e.Conv(x, wPos, geo, group)));
                 return e.Mul(x, Backward(s, wPos, ws, geo, group));
             }
 
-            var wNeg = plus ? Negative() : MapWeight(w, ws, v => v + (gamma * MathF.Min(v, 0f)), () => e.Add(w, e.Mul(e.NegPart(w), e.Scalar(gamma))));
+            var wNeg = NegativeWeight();
             var xp = e.Relu(x);
             var xn = e.NegPart(x);
             var zs = e.Add(e.Conv(xp, wPos, geo, group), e.Conv(xn, wNeg, geo, group));
             var s2 = e.Div(r, Denominator(zs));
             return e.Add(e.Mul(xp, Backward(s2, wPos, ws, geo, group)), e.Mul(xn, Backward(s2, wNeg, ws, geo, group)));
+        }
+
+        /// <summary>
+        /// Reduced mode's channel budget for a pointwise conv: each map (row of the K maps) explains only the
+        /// <paramref name="budget"/> output channels carrying most of its relevance (TopK of Σ|R|), the rest of that
+        /// relevance is dropped. Weight rows (for z) and columns (backward) are gathered at run time from constants
+        /// transposed once at compile time; maps are explained one by one so that a map never depends on the others.
+        /// </summary>
+        private string BudgetConv(string x, string r, long[] ws, WindowGeometry geo, int budget, int maps, string wPos, Func<string> negative, Func<string, string> denominator)
+        {
+            var signed = !g.NonNegative.GetValueOrDefault(x);
+            var branches = new List<(string A, string Rows, string Cols)> { (signed ? e.Relu(x) : x, wPos, Transposed(wPos, ws)) };
+            if (signed)
+            {
+                var wNeg = negative();
+                branches.Add((e.NegPart(x), wNeg, Transposed(wNeg, ws)));
+            }
+
+            var parts = new string[maps];
+            for (var m = 0; m < maps; m++)
+            {
+                var rm = maps == 1 ? r : e.Node("Slice", [r, e.IntConst(m), e.IntConst(m + 1), e.IntConst(0)]);
+                var idx = e.Nodes("TopK", [e.ReduceSum(e.Node("Abs", [rm]), [0, 2, 3], false), e.IntConst(budget)], 2)[1];
+                var z = branches.Select(b => e.Conv(b.A, e.Node("Gather", [b.Rows, idx], LrpEmitter.Int("axis", 0)), geo, 1)).Aggregate(e.Add);
+                var s = e.Div(e.Node("Gather", [rm, idx], LrpEmitter.Int("axis", 1)), denominator(z));
+                parts[m] = branches.Select(b => e.Mul(b.A, e.Node("Conv", [s, e.Node("Gather", [b.Cols, idx], LrpEmitter.Int("axis", 1))], LrpEmitter.Ints("kernel_shape", 1, 1)))).Aggregate(e.Add);
+            }
+
+            return maps == 1 ? parts[0] : e.Node("Concat", parts, LrpEmitter.Int("axis", 0));
+        }
+
+        /// <summary>The [in, out, 1, 1] transpose of a constant pointwise weight [out, in, 1, 1], as an initializer.</summary>
+        private string Transposed(string w, long[] ws)
+        {
+            var v = (_emitted.TryGetValue(w, out var known) ? known : Values(w)) ?? throw new InvalidOperationException("a channel budget needs constant weights");
+            var (co, ci) = ((int)ws[0], (int)ws[1]);
+            var t = new float[v.Length];
+            for (var a = 0; a < co; a++)
+            {
+                for (var b = 0; b < ci; b++)
+                {
+                    t[(b * co) + a] = v[(a * ci) + b];
+                }
+            }
+
+            return Emit([ci, co, 1, 1], t);
         }
 
         /// <summary>

@@ -80,6 +80,16 @@ public sealed record LrpOptions
 
     public LrpMaxPoolRule MaxPoolRule { get; init; } = LrpMaxPoolRule.Winner;
 
+    /// <summary>
+    /// Reduced mode: a pointwise (1×1, stride 1) z⁺/γ convolution with more output channels than this explains only the
+    /// output channels carrying the most relevance (TopK of Σ|R| per channel, over all K maps); the rest of its relevance
+    /// is dropped. The wide pointwise layers are most of the reduced pass's arithmetic, and relevance is concentrated in few
+    /// channels (on 39 real faces, 32 of 256 keep the correlation with full LRP at 0.938 mean, 0.897 min, against 0.947 and
+    /// 0.893 exact). Each of the K maps chooses its own channels. Applies when the maps per run are fixed
+    /// (<see cref="Maps"/>); null explains every channel; ignored in full mode. Default 32.
+    /// </summary>
+    public int? ChannelBudget { get; init; } = 32;
+
     public LrpAddRule AddRule { get; init; } = LrpAddRule.Signed;
 
     /// <summary>

@@ -62,11 +62,13 @@ public sealed class EmotionModelLrpTests(LrpRuntimeFixture ort, EmotionModelFixt
     private static LrpOptions Kiosk => new() { ConvRule = LrpConvRule.ZPlus, AddRule = LrpAddRule.Absolute, MaxPoolRule = LrpMaxPoolRule.Winner };
 
     [Theory]
-    [InlineData(LrpMode.Full)]
-    [InlineData(LrpMode.Reduced)]
-    public void Compile_EmotionModelOnAstronaut_MatchesReference(LrpMode mode)
+    [InlineData(LrpMode.Full, 32)]
+    [InlineData(LrpMode.Reduced, 32)]
+    [InlineData(LrpMode.Reduced, 0)]
+    [InlineData(LrpMode.Reduced, 8)]
+    public void Compile_EmotionModelOnAstronaut_MatchesReference(LrpMode mode, int channelBudget)
     {
-        var options = Kiosk with { Mode = mode };
+        var options = Kiosk with { Mode = mode, ChannelBudget = channelBudget == 0 ? null : channelBudget, Maps = 1 };
         var compiled = LrpCompiler.Compile(emotion.Model, options);
         var crop = emotion.Crops.Single(c => c.Image == "astronaut.png").Crop;
         var got = ort.Run(compiled, crop, LrpCompilerTests.OneHot(7, Happy), 1);
@@ -74,6 +76,7 @@ public sealed class EmotionModelLrpTests(LrpRuntimeFixture ort, EmotionModelFixt
         var max = expected.Max(Math.Abs);
         var diff = expected.Zip(got.Map, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(diff <= 1e-4f * max, $"{mode}: max abs diff {diff} > 1e-4 × {max}");
+        Assert.Equal(mode == LrpMode.Reduced && channelBudget > 0, compiled.Model.Graph.Node.Any(n => n.OpType == "TopK"));
         Assert.Equal((64, 64), (compiled.MapHeight, compiled.MapWidth));
         var read = compiled.Model.Graph.Node.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
         Assert.All(compiled.Model.Graph.Initializer, i => Assert.Contains(i.Name, read));

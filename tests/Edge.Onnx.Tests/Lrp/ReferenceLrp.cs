@@ -733,6 +733,19 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         var rin = new float[x.Data.Length];
         var input = IsInputConv(n) && options.InputBounds;
         var top = !IsInputConv(n) && IsTopConv(n);
+        if (options.Mode == LrpMode.Reduced && options.ChannelBudget is int budget && group == 1 && outC > budget && !input && !top
+            && options.ConvRule != LrpConvRule.Epsilon && w.Shape[2] == 1 && w.Shape[3] == 1 && geo.S.All(v => v == 1) && geo.PadTop == 0 && geo.PadLeft == 0)
+        {
+            // The channel budget: only the `budget` output channels with the largest Σ|R| pass relevance on.
+            var plane = geo.OutH * geo.OutW;
+            var keep = Enumerable.Range(0, outC)
+                .OrderByDescending(c => r.Skip(c * plane).Take(plane).Sum(v => Math.Abs(v)))
+                .ThenBy(c => c)
+                .Take(budget)
+                .ToHashSet();
+            r = [.. r.Select((v, i) => keep.Contains(i / plane) ? v : 0f)];
+        }
+
         var gamma = options.ConvRule == LrpConvRule.ZPlus ? float.PositiveInfinity : options.Gamma;
         var contributions = new List<(int Index, double Z)>();
         for (var oc = 0; oc < outC; oc++)
