@@ -42,13 +42,18 @@ done
 log "edge run is pid $pid; warm-up $warmup min, then $minutes min measured (a sample a minute)"
 
 rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
-frames() { curl -s "http://127.0.0.1:$EDGE_DEMO_HTTP_PORT/metrics" | awk '/^edge_pipeline_frames_total / { print $2 }'; }
+anon_mb() { awk '/^Anonymous:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/smaps_rollup"; }
+# frames so far and the managed heap after the last GC (all generations), from the kiosk's /metrics
+metrics() { curl -s "http://127.0.0.1:$EDGE_DEMO_HTTP_PORT/metrics" | awk '
+  /^edge_pipeline_frames_total / { f = $2 }
+  /^dotnet_gc_last_collection_heap_size_bytes/ { h += $2 }
+  END { printf "frames %s  gc heap %.1f MB", f, h / 1048576 }'; }
 samples=()
 for (( m=1; m<=warmup+minutes; m++ )); do
   sleep 60
   kill -0 "$pid" 2>/dev/null || die "rss-soak: edge run exited at minute $m (see $out/demo.out)"
   r=$(rss_mb)
-  printf 'minute %3d  rss %7s MB  frames %s%s\n' "$m" "$r" "$(frames)" "$([ "$m" -le "$warmup" ] && echo '  (warm-up)')"
+  printf 'minute %3d  rss %7s MB  anonymous %7s MB  %s%s\n' "$m" "$r" "$(anon_mb)" "$(metrics)" "$([ "$m" -le "$warmup" ] && echo '  (warm-up)')"
   [ "$m" -gt "$warmup" ] && samples+=("$r")
 done
 

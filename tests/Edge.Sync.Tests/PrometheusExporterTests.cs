@@ -49,6 +49,21 @@ public sealed class PrometheusExporterTests
         Assert.Equal(1, parsed.Value("edge_test_latency_seconds_count", ("stage", "b\"x")));
     }
 
+    [Fact]
+    public void Scrape_RuntimeMeter_ExportsGcHeapAndWorkingSetInValidText()
+    {
+        using var provider = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var exporter = new PrometheusExporter(provider.GetRequiredService<IMeterFactory>());
+        GC.Collect();
+
+        var text = exporter.Scrape();
+
+        var parsed = PrometheusText.Parse(text);
+        Assert.Contains("# TYPE dotnet_process_memory_working_set_bytes gauge\n", text, StringComparison.Ordinal);
+        Assert.Contains("dotnet_gc_last_collection_heap_size_bytes{gc_heap_generation=\"gen0\"}", text, StringComparison.Ordinal);
+        Assert.True(parsed.Value("dotnet_process_memory_working_set_bytes") > 1 << 20);
+    }
+
     // The strict reader the services' /metrics tests rely on must refuse what a scraper would.
     [Theory]
     [InlineData("x_total 1\n", "outside the family")]

@@ -7,7 +7,8 @@ namespace Edge.Sync.Metrics;
 
 /// <summary>
 /// Prometheus text exposition (format 0.0.4) of the <c>Edge.*</c> meters created by this container's
-/// <see cref="IMeterFactory"/>, collected with a <see cref="MeterListener"/>. Recording a measurement with a
+/// <see cref="IMeterFactory"/> and of the runtime's own <c>System.Runtime</c> meter (GC heap sizes, collections, working
+/// set, thread-pool: what an operator needs to see memory stay flat), collected with a <see cref="MeterListener"/>. Recording a measurement with a
 /// known tag set allocates nothing; a new tag set allocates its series once. It lives here, in the one assembly both
 /// services reference, so the kiosk (<c>edge run</c>) and the audit store (<c>edge-audit</c>) expose the same format.
 /// </summary>
@@ -21,7 +22,8 @@ public sealed class PrometheusExporter : IDisposable
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (ReferenceEquals(instrument.Meter.Scope, meterFactory) && instrument.Meter.Name.StartsWith("Edge.", StringComparison.Ordinal))
+            if ((ReferenceEquals(instrument.Meter.Scope, meterFactory) && instrument.Meter.Name.StartsWith("Edge.", StringComparison.Ordinal))
+                || instrument.Meter.Name == RuntimeMeter)
             {
                 var state = new InstrumentState(instrument);
                 _instruments[instrument] = state;
@@ -37,6 +39,9 @@ public sealed class PrometheusExporter : IDisposable
     }
 
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    /// <summary>The .NET runtime's built-in meter (instruments named <c>dotnet.*</c>).</summary>
+    public const string RuntimeMeter = "System.Runtime";
 
     /// <summary>Reads the observable instruments, then writes every series.</summary>
     public string Scrape()
