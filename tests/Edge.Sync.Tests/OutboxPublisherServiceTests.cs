@@ -64,8 +64,12 @@ public sealed class OutboxPublisherServiceTests(ITestOutputHelper output)
     [Fact]
     public async Task Start_BrokerUnreachable_EventsQueuedThenPublishedWhenBrokerStarts()
     {
-        await using var broker = await MosquittoBroker.CreateAsync();
+        // The subscriber's persistent session exists before the outage, so whatever the kiosk publishes after the broker
+        // comes back is queued for it even if the kiosk reconnects first.
+        await using var broker = await MosquittoBroker.StartAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var collector = await EventCollector.StartAsync(broker, _logs.CreateLogger<MosquittoTransport>(), cts.Token);
+        await broker.StopAsync();
         await using var host = await SyncTestHost.StartAsync(SyncTestHost.Config(broker, SyncTestHost.TempOutbox()), _logs, cts.Token);
         var ids = new List<string>();
         for (var i = 0; i < 50; i++)
@@ -80,7 +84,6 @@ public sealed class OutboxPublisherServiceTests(ITestOutputHelper output)
         Assert.Contains($"{broker.Port}", before.LastTransportError!.Message, StringComparison.Ordinal);
 
         await broker.StartAgainAsync(cts.Token);
-        await using var collector = await EventCollector.StartAsync(broker, _logs.CreateLogger<MosquittoTransport>(), cts.Token);
         await collector.WaitForAsync(ids, cts.Token);
         await WaitUntilAsync(() => host.Health.Current is { PendingCount: 0, Connection: MqttConnectionState.Connected }, cts.Token);
     }
