@@ -12,15 +12,16 @@ namespace Edge.Audit.Tests;
 /// <summary>
 /// Acknowledging after the commit must not turn ingest into one commit per message: each time the transport waits for
 /// the writer, the writer commits everything the transport has read, up to the receive maximum per commit.
+/// N comes from EDGE_AUDIT_BURST_EVENTS (default 3000).
 /// </summary>
 public sealed class MqttIngestThroughputTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task MqttIngest_KioskPublishesABurst_ManyEventsPerCommit()
     {
-        const int n = 3000;
+        var n = int.TryParse(Environment.GetEnvironmentVariable("EDGE_AUDIT_BURST_EVENTS"), out var count) && count >= 100 ? count : 3000;
         await using var broker = await MosquittoBroker.StartAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120 + (n / 500)));
         await using var server = await AuditServer.StartAsync(null,
             "--Audit:Mqtt:Enabled=true", $"--Audit:Mqtt:Host={broker.Host}", $"--Audit:Mqtt:Port={broker.Port}",
             $"--Audit:Mqtt:Username={broker.Username}", $"--Audit:Mqtt:Password={broker.Password}", "--Audit:Mqtt:ClientId=audit-burst");
