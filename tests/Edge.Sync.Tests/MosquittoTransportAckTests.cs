@@ -262,6 +262,35 @@ public sealed partial class MosquittoTransportAckTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AckAfterHandled_HandlingOutlastsTheKeepAlive_ConnectionDropsAndTheMessageComesAgain()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(40));
+        var options = MosquittoTransportTests.OptionsFor(broker, "slow-store");
+        options.AckAfterHandled = true;
+        options.KeepAlive = TimeSpan.FromSeconds(5);
+        await using var consumer = new MosquittoTransport(options, _logs.CreateLogger<MosquittoTransport>(), TimeProvider.System);
+        await using var publisher = Create(broker, "pub-slow-store", ackAfterHandled: false);
+        var inbox = new Inbox();
+        var subscribing = consumer.SubscribeAsync("q/#", MqttQos.AtLeastOnce, inbox.AddAsync, MqttAcknowledgement.ByConsumer, cts.Token);
+        await Task.WhenAll(consumer.ConnectAsync(cts.Token), publisher.ConnectAsync(cts.Token));
+        await subscribing;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        await PublishAsync(publisher, ["k0"], cts.Token);
+        await inbox.WaitForAsync(1, cts.Token);
+
+        // Not acknowledged: the PINGREQ waits behind the held PUBACK, so after about 1.5 keep-alives without a packet from
+        // us one side drops the connection. Nothing hangs, and the broker sends the message again.
+        await inbox.WaitForAsync(2, cts.Token);
+        output.WriteLine($"sent again after {clock.Elapsed.TotalSeconds:F1} s, {consumer.ReconnectCount} reconnect(s)");
+        Assert.Equal(["k0", "k0"], inbox.Payloads());
+        Assert.True(consumer.ReconnectCount >= 1);
+        consumer.Acknowledge(inbox.Snapshot()[1].Sequence);
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => consumer.UnacknowledgedCount == 0, cts.Token);
+    }
+
+    [Fact]
     public async Task SubscribeAsync_ByConsumerWithoutAckAfterHandled_Refused()
     {
         await using var broker = await MosquittoBroker.CreateAsync();
