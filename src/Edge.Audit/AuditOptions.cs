@@ -91,7 +91,11 @@ public sealed class MqttIngestOptions
     /// <summary><c>Audit:Mqtt:SharedGroup</c>: MQTT 5 shared-subscription group; instances in one group split the load.</summary>
     public string SharedGroup { get; set; } = "edge-audit";
 
-    /// <summary>Every other Edge.Sync transport setting (Protocol, KeepAlive, Tls:*, Reconnect*, ReceiveBufferCapacity, …) under <c>Audit:Mqtt</c>.</summary>
+    /// <summary>
+    /// Every other Edge.Sync transport setting (Protocol, KeepAlive, Tls:*, Reconnect*, ReceiveMaximum, ReceiveBufferCapacity, …)
+    /// under <c>Audit:Mqtt:Transport</c>. AckAfterHandled is always on here. ReceiveMaximum (default 1000) bounds the messages
+    /// one commit can take, so it bounds throughput: about ReceiveMaximum per (commit time + round trip).
+    /// </summary>
     public Edge.Sync.Mqtt.MqttBrokerOptions Transport { get; set; } = new();
 
     internal Edge.Sync.Mqtt.MqttBrokerOptions ToBrokerOptions()
@@ -103,6 +107,7 @@ public sealed class MqttIngestOptions
         b.Password = Password;
         b.ClientId = ClientId ?? $"edge-audit-{Environment.MachineName}";
         b.StatusTopic = null;
+        b.AckAfterHandled = true; // the PUBACK follows the commit: a crash of the service loses nothing
         return b;
     }
 }

@@ -8,8 +8,8 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Warning, "Ingest rejected a message on {Topic}: {Reason} ({Detail})")]
     public static partial void IngestRejected(ILogger logger, string topic, RejectReason reason, string detail);
 
-    [LoggerMessage(2, LogLevel.Error, "Writing a batch of {Count} messages failed (attempt {Attempt}); retrying")]
-    public static partial void BatchWriteFailed(ILogger logger, Exception exception, int count, int attempt);
+    [LoggerMessage(2, LogLevel.Error, "Writing a batch of {Count} messages failed (attempt {Attempt}, transient {Transient}); retrying")]
+    public static partial void BatchWriteFailed(ILogger logger, Exception exception, int count, int attempt, bool transient);
 
     [LoggerMessage(3, LogLevel.Error, "Event {EventId} could not be stored and is dropped")]
     public static partial void EventDropped(ILogger logger, Exception exception, string eventId);
@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(12, LogLevel.Warning, "Could not read the kiosk statuses at start; the kiosks-online gauge counts from the next status on")]
     public static partial void KioskStatusesNotLoaded(ILogger logger, Exception exception);
+
+    [LoggerMessage(13, LogLevel.Error, "{Count} kiosk statuses could not be stored and are dropped (the next status replaces them)")]
+    public static partial void StatusesDropped(ILogger logger, Exception exception, int count);
 }

@@ -65,6 +65,9 @@ internal static partial class Log
 
     [LoggerMessage(6119, LogLevel.Warning, "MQTT disconnect did not finish cleanly")]
     public static partial void DisconnectFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(6120, LogLevel.Warning, "MQTT closing with {Count} received messages not yet handled: the connection is dropped without their PUBACKs, so the broker sends them again")]
+    public static partial void AcknowledgementsAbandoned(ILogger logger, int count);
 }
 
 /// <summary>Outbox and publisher log lines.</summary>

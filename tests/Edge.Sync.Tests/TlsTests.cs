@@ -36,6 +36,40 @@ public sealed class TlsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SubscribeAsync_TlsWithAckAfterHandled_EveryMessageArrivesAndIsAcknowledged()
+    {
+        // The loop that holds PUBACKs polls the socket itself: nothing may stay unread in OpenSSL's buffers.
+        var pki = await MakePkiAsync("ca");
+        var tlsPort = FreePort();
+        await using var broker = await MosquittoBroker.StartAsync($"""
+            listener {tlsPort} 127.0.0.1
+            cafile {pki}/ca.pem
+            certfile {pki}/server.pem
+            keyfile {pki}/server.key
+            """);
+        var options = MosquittoTransportTests.OptionsFor(broker, "tls-holder");
+        options.Port = tlsPort;
+        options.Tls = new MqttTlsOptions { Enabled = true, CaFile = $"{pki}/ca.pem" };
+        options.AckAfterHandled = true;
+        await using var consumer = new MosquittoTransport(options, _logs.CreateLogger<MosquittoTransport>(), TimeProvider.System);
+        await using var publisher = new MosquittoTransport(MosquittoTransportTests.OptionsFor(broker, "tls-pub"), _logs.CreateLogger<MosquittoTransport>(), TimeProvider.System);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var received = 0;
+        var subscribing = consumer.SubscribeAsync("q/#", MqttQos.AtLeastOnce, (m, _) =>
+        {
+            consumer.Acknowledge(m.Sequence);
+            Interlocked.Increment(ref received);
+            return ValueTask.CompletedTask;
+        }, MqttAcknowledgement.ByConsumer, cts.Token);
+        await Task.WhenAll(consumer.ConnectAsync(cts.Token), publisher.ConnectAsync(cts.Token));
+        await subscribing;
+
+        await Task.WhenAll(Enumerable.Range(0, 2000).Select(i => publisher.PublishAsync("q/1", new byte[100 + (i % 50)], MqttQos.AtLeastOnce, false, cts.Token)));
+
+        await OutboxPublisherServiceTests.WaitUntilAsync(() => Volatile.Read(ref received) == 2000 && consumer.UnacknowledgedCount == 0, cts.Token);
+    }
+
+    [Fact]
     public async Task ConnectAsync_TlsWithUntrustedCa_TlsErrorAndNoConnection()
     {
         var pki = await MakePkiAsync("ca");

@@ -6,9 +6,13 @@ using Microsoft.Extensions.Options;
 namespace Edge.Audit.Ingest;
 
 /// <summary>
-/// Reads the ingest channel and writes in batches: up to BatchSize messages, or whatever arrived within FlushInterval
-/// of the first one. A failed write is retried; after three failures the batch is written one event at a time so a
-/// single bad event cannot stall the queue (it is dropped, logged and counted as a store failure).
+/// Reads the ingest channel and writes in batches: up to BatchSize messages, or whatever arrived within FlushInterval of
+/// the first one, or at once when the source waits for acknowledgements (nothing more arrives before this commit). After
+/// the commit every message of the batch is acknowledged to its source, so the broker forgets it only once it is stored.
+/// A write that fails for a transient reason (<see cref="IAuditStore.IsTransient"/>: busy, locked, unreachable, disk full)
+/// is retried every RetryDelay until it succeeds; its messages stay unacknowledged meanwhile. After three failures of
+/// another kind the batch is written one event at a time so a single bad event cannot stall the queue: it is dropped,
+/// logged, counted as a store failure and acknowledged (sending it again would fail again).
 /// </summary>
 public sealed class BatchWriter(
     IngestPipeline pipeline,
@@ -61,6 +65,11 @@ public sealed class BatchWriter(
                     continue;
                 }
 
+                if (pipeline.UpstreamWaiting)
+                {
+                    break; // the source reads nothing more until what it delivered is acknowledged: commit now
+                }
+
                 var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
                 if (remaining <= TimeSpan.Zero || !await WaitForMoreAsync(reader, remaining, stoppingToken))
                 {
@@ -68,17 +77,28 @@ public sealed class BatchWriter(
                 }
             }
 
-            await WriteAsync(batch, stoppingToken);
+            if (batch.Count > 0)
+            {
+                await WriteAsync(batch, stoppingToken);
+            }
         }
     }
 
+    /// <summary>Waits for more messages, up to <paramref name="wait"/>; true when the batch should look again (data, or the source now waits).</summary>
     private async Task<bool> WaitForMoreAsync(System.Threading.Channels.ChannelReader<PendingWrite> reader, TimeSpan wait, CancellationToken stoppingToken)
     {
         using var timeout = new CancellationTokenSource(wait, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, stoppingToken);
         try
         {
-            return await reader.WaitToReadAsync(linked.Token);
+            var more = reader.WaitToReadAsync(linked.Token).AsTask();
+            if (await Task.WhenAny(more, pipeline.UpstreamWaits) == more)
+            {
+                return await more;
+            }
+
+            await linked.CancelAsync(); // the source waits for this batch: stop waiting for data that cannot come
+            return true;
         }
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
@@ -86,7 +106,7 @@ public sealed class BatchWriter(
         }
     }
 
-    /// <summary>Writes one batch (exposed for the benchmark, which measures the writer without a host).</summary>
+    /// <summary>Writes one batch and acknowledges its messages (exposed for the benchmark, which measures the writer without a host).</summary>
     internal async Task WriteAsync(IReadOnlyList<PendingWrite> batch, CancellationToken cancellationToken)
     {
         var events = new List<IncomingEvent>(batch.Count);
@@ -109,25 +129,42 @@ public sealed class BatchWriter(
 
         var started = time.GetTimestamp();
         WriteResult? result = null;
+        var statusesWritten = latestStatus.Count == 0;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 result ??= await store.WriteEventsAsync(events, cancellationToken);
-                await store.WriteStatusesAsync([.. latestStatus.Values], cancellationToken);
-                foreach (var s in latestStatus.Values)
+                if (!statusesWritten)
                 {
-                    pipeline.Stats.KioskStatus(s.SiteId, s.KioskId, s.StatusTimeMs, s.Online);
+                    await store.WriteStatusesAsync([.. latestStatus.Values], cancellationToken);
+                    statusesWritten = true;
+                    foreach (var s in latestStatus.Values)
+                    {
+                        pipeline.Stats.KioskStatus(s.SiteId, s.KioskId, s.StatusTimeMs, s.Online);
+                    }
                 }
 
                 break;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Log.BatchWriteFailed(logger, ex, batch.Count, attempt);
-                if (attempt >= 3)
+                var transient = store.IsTransient(ex);
+                if (ShouldLog(attempt))
                 {
-                    result ??= await WriteOneByOneAsync(events, cancellationToken);
+                    Log.BatchWriteFailed(logger, ex, batch.Count, attempt, transient);
+                }
+
+                if (attempt >= 3 && !transient)
+                {
+                    if (result is null)
+                    {
+                        result = await WriteOneByOneAsync(events, cancellationToken);
+                        continue; // then the statuses
+                    }
+
+                    Log.StatusesDropped(logger, ex, latestStatus.Count);
+                    pipeline.Stats.StoreFailed();
                     break;
                 }
 
@@ -144,6 +181,10 @@ public sealed class BatchWriter(
         }
 
         pipeline.Stats.Committed(result.Stored, result.Duplicates, batch.Count - events.Count, lags);
+        foreach (var item in batch)
+        {
+            item.Ack.Complete();
+        }
     }
 
     private async Task<WriteResult> WriteOneByOneAsync(List<IncomingEvent> events, CancellationToken cancellationToken)
@@ -151,19 +192,37 @@ public sealed class BatchWriter(
         int stored = 0, duplicates = 0;
         foreach (var e in events)
         {
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                var r = await store.WriteEventsAsync([e], cancellationToken);
-                stored += r.Stored;
-                duplicates += r.Duplicates;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.EventDropped(logger, ex, e.EventId);
-                pipeline.Stats.StoreFailed();
+                try
+                {
+                    var r = await store.WriteEventsAsync([e], cancellationToken);
+                    stored += r.Stored;
+                    duplicates += r.Duplicates;
+                    break;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    if (!store.IsTransient(ex))
+                    {
+                        Log.EventDropped(logger, ex, e.EventId);
+                        pipeline.Stats.StoreFailed();
+                        break;
+                    }
+
+                    if (ShouldLog(attempt))
+                    {
+                        Log.BatchWriteFailed(logger, ex, 1, attempt, transient: true);
+                    }
+
+                    await Task.Delay(_options.RetryDelay, time, cancellationToken);
+                }
             }
         }
 
         return new WriteResult(stored, duplicates);
     }
+
+    /// <summary>The first three failures of a write, then one in sixty: an outage must not flood the log.</summary>
+    private static bool ShouldLog(int attempt) => attempt <= 3 || attempt % 60 == 0;
 }

@@ -43,6 +43,7 @@ public sealed class IngestStats : IDisposable
     private long _stored;
     private long _statuses;
     private long _processed;
+    private long _batches;
     private long _storeFailures;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/> (the host's, so /metrics sees them), or a standalone meter when null.</summary>
@@ -143,7 +144,11 @@ public sealed class IngestStats : IDisposable
         }
 
         Interlocked.Add(ref _processed, lagsMs.Length);
+        Interlocked.Increment(ref _batches);
     }
+
+    /// <summary>Batches the writer has finished (commits, or give-ups): Processed / Batches is the messages per commit.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
 
     /// <summary>Accepted messages the writer has finished with (stored, duplicate or given up).</summary>
     public long Processed => Interlocked.Read(ref _processed);
@@ -182,7 +187,7 @@ public sealed class IngestStats : IDisposable
 
         return new IngestSnapshot(
             Interlocked.Read(ref _received), Interlocked.Read(ref _accepted), Interlocked.Read(ref _stored),
-            Interlocked.Read(ref _statuses), Interlocked.Read(ref _storeFailures), rejected, p50, p99, max);
+            Interlocked.Read(ref _statuses), Interlocked.Read(ref _storeFailures), rejected, p50, p99, max, Batches);
     }
 
     private static double Percentile(double[] sorted, double q) =>
@@ -206,4 +211,5 @@ public sealed record IngestSnapshot(
     IReadOnlyDictionary<string, long> Rejected,
     double LagP50Ms,
     double LagP99Ms,
-    double LagMaxMs);
+    double LagMaxMs,
+    long Batches);

@@ -98,6 +98,15 @@ public static class MosquittoAcl
             allow_anonymous false
             password_file {Path.GetFullPath(passwd)}
             acl_file {Path.GetFullPath(acl)}
+            # Messages sent to a client and not yet acknowledged. edge-audit acknowledges a message only after the commit
+            # that stores it, so this is how many one commit can take. MQTT 5 clients announce their own limit (edge-audit:
+            # Audit:Mqtt:Transport:ReceiveMaximum, default 1000), which Mosquitto uses instead; this covers MQTT 3.1.1.
+            max_inflight_messages 1000
+            # Messages queued for a client beyond those in flight, such as edge-audit's session while it is stopped.
+            # Mosquitto drops the rest without telling anyone (its default is 1000). Size it for the longest audit outage
+            # you plan for (events/s × seconds); the broker holds them in memory. (0, "no limit", makes Mosquitto 2.0.11
+            # drop a client whose publish the ACL denies.)
+            max_queued_messages 1000000
 
             """));
         return credentials;

@@ -16,6 +16,13 @@ public interface IAuditStore
     /// <summary>Records kiosk statuses (an older status than the one stored is ignored).</summary>
     Task WriteStatusesAsync(IReadOnlyList<IncomingStatus> statuses, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// True when a write failed for a reason that passes by itself (database busy or locked, unreachable, out of disk, a
+    /// timeout): the ingest writer retries such a write until it succeeds, because the broker still holds the messages
+    /// and dropping them would lose them. Other failures point at the data, and the writer isolates the event that causes them.
+    /// </summary>
+    bool IsTransient(Exception exception);
+
     Task<IReadOnlyList<EventRow>> ListEventsAsync(EventQuery query, CancellationToken cancellationToken);
 
     IAsyncEnumerable<EventRow> ExportEventsAsync(EventQuery query, CancellationToken cancellationToken);

@@ -16,6 +16,14 @@ public sealed class PostgresAuditStore : SqlAuditStore, IAsyncDisposable
 
     public override StorageProvider Provider => StorageProvider.PostgreSql;
 
+    /// <summary>Npgsql's own judgement (connection failures, timeouts, serialization failures, server shutting down, …).</summary>
+    public override bool IsTransient(Exception exception) => exception switch
+    {
+        NpgsqlException e => e.IsTransient,
+        IOException or TimeoutException or System.Net.Sockets.SocketException => true,
+        _ => false,
+    };
+
     protected override string ForUpdate => " FOR UPDATE";
 
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken) =>

@@ -34,6 +34,9 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
 
     public abstract StorageProvider Provider { get; }
 
+    /// <inheritdoc />
+    public abstract bool IsTransient(Exception exception);
+
     protected TimeProvider Time => timeProvider;
 
     /// <summary>" FOR UPDATE" where the database locks rows read inside a transaction (PostgreSQL); SQLite locks the file.</summary>

@@ -19,6 +19,14 @@ public sealed class SqliteAuditStore(string connectionString, TimeProvider timeP
 
     public override StorageProvider Provider => StorageProvider.Sqlite;
 
+    /// <summary>SQLITE_BUSY, LOCKED, IOERR, FULL and CANTOPEN pass by themselves (another writer, the disk); so do I/O errors.</summary>
+    public override bool IsTransient(Exception exception) => exception switch
+    {
+        SqliteException e => e.SqliteErrorCode is 5 or 6 or 10 or 13 or 14, // BUSY, LOCKED, IOERR, FULL, CANTOPEN
+        IOException or TimeoutException => true,
+        _ => false,
+    };
+
     protected override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);

@@ -118,7 +118,29 @@ public readonly record struct MqttPublishResult(int MessageId, int ReasonCode)
 /// <param name="Payload">The payload bytes (a copy).</param>
 /// <param name="Qos">The QoS it was delivered with.</param>
 /// <param name="Retain">Whether it came from the retained store.</param>
-public sealed record MqttMessage(string Topic, ReadOnlyMemory<byte> Payload, MqttQos Qos, bool Retain);
+public sealed record MqttMessage(string Topic, ReadOnlyMemory<byte> Payload, MqttQos Qos, bool Retain)
+{
+    /// <summary>
+    /// The delivery's number when the transport holds its PUBACK until the message is handled
+    /// (<see cref="MqttBrokerOptions.AckAfterHandled"/> and QoS 1), for <see cref="MosquittoTransport.Acknowledge"/>; 0 otherwise.
+    /// Numbers are never reused within one transport.
+    /// </summary>
+    public long Sequence { get; init; }
+}
+
+/// <summary>Who says that a delivered QoS 1 message is safe, when the transport holds PUBACKs (<see cref="MqttBrokerOptions.AckAfterHandled"/>).</summary>
+public enum MqttAcknowledgement
+{
+    /// <summary>The message counts as handled when the subscription's handler returns (or throws).</summary>
+    WhenHandled,
+
+    /// <summary>
+    /// The handler hands the message on: it is handled only when the consumer calls
+    /// <see cref="MosquittoTransport.Acknowledge"/> with its <see cref="MqttMessage.Sequence"/> (once), for example after the
+    /// database commit that stores it. A handler that throws counts as that call.
+    /// </summary>
+    ByConsumer,
+}
 
 /// <summary>Arguments of <see cref="IMqttTransport.StateChanged"/>.</summary>
 public sealed class MqttStateChangedEventArgs(MqttConnectionState previous, MqttConnectionState current, MqttTransportError? error) : EventArgs

@@ -18,6 +18,10 @@ namespace Edge.Sync.Mqtt;
 /// bounded channels (they never throw into native code). A supervisor task keeps the connection up through a Polly
 /// pipeline (jittered exponential retry → circuit breaker → timeout per attempt). The mosquitto handle has one owner,
 /// a <see cref="MosquittoHandle"/>; the instance is reached from callbacks through a <see cref="GCHandle"/> user-data pointer.
+/// <para>
+/// With <see cref="MqttBrokerOptions.AckAfterHandled"/> the network thread runs its own loop instead of <c>mosquitto_loop</c>
+/// (see <see cref="LoopHoldingAcks"/>): a received QoS 1 message's PUBACK reaches the socket only after the message is handled.
+/// </para>
 /// </summary>
 public sealed class MosquittoTransport : IMqttTransport
 {
@@ -46,6 +50,18 @@ public sealed class MosquittoTransport : IMqttTransport
     private readonly ResiliencePipeline _ackPipeline;
     private readonly byte[]? _statusTopicUtf8;
     private byte[]? _onlineStatus; // built with the will in OpenSocket, published after CONNACK
+
+    // AckAfterHandled: deliveries whose PUBACK is queued in libmosquitto but must not be written yet, by sequence, with the
+    // number of parties still to settle each (the dispatcher, plus one per ByConsumer subscription that took it).
+    private readonly bool _holdAcks;
+    private readonly Lock _ackGate = new();
+    private readonly Dictionary<long, int> _unsettled = [];
+    private readonly EventFdHandle? _ackSignal; // wakes the network thread's poll: all settled, or a packet queued
+    private int _unsettledCount; // _unsettled.Count, written under _ackGate, read by the network thread
+    private long _lastSequence; // network thread only
+    private bool _awaitingAcks; // network thread only: last value raised through AcknowledgementWaitChanged
+    private bool _disconnectQueued; // network thread only
+    private long _disconnectGiveUpAt; // network thread only: timestamp after which a disconnect stops waiting for acks
 
     private volatile MqttConnectionState _state = MqttConnectionState.Disconnected;
     private volatile MqttTransportError? _lastError;
@@ -94,11 +110,14 @@ public sealed class MosquittoTransport : IMqttTransport
             FullMode = BoundedChannelFullMode.DropOldest,
         });
 
+        _holdAcks = options.AckAfterHandled;
+        _ackSignal = _holdAcks ? EventFdHandle.Create() : null;
         _self = GCHandle.Alloc(this, GCHandleType.Normal);
         var raw = New(ClientId, options.CleanStart, GCHandle.ToIntPtr(_self));
         if (raw == IntPtr.Zero)
         {
             _self.Free();
+            _ackSignal?.Dispose();
             throw new MqttTransportException("mosquitto_new failed (out of memory or invalid client id)", MOSQ_ERR_NOMEM);
         }
 
@@ -111,6 +130,7 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             _handle.Dispose();
             _self.Free();
+            _ackSignal?.Dispose();
             throw;
         }
 
@@ -146,6 +166,16 @@ public sealed class MosquittoTransport : IMqttTransport
 
     /// <inheritdoc />
     public event EventHandler<MqttStateChangedEventArgs>? StateChanged;
+
+    /// <summary>
+    /// With <see cref="MqttBrokerOptions.AckAfterHandled"/>: raised on the network thread with true when it stops reading to
+    /// wait until every delivery so far is handled, and with false when that wait ends. A consumer that batches can commit
+    /// at once on true instead of waiting for more messages: none come before it acknowledges. Handlers must be quick.
+    /// </summary>
+    public event EventHandler<bool>? AcknowledgementWaitChanged;
+
+    /// <summary>Deliveries whose PUBACK waits for handling on the current connection (always 0 without AckAfterHandled).</summary>
+    public int UnacknowledgedCount => Volatile.Read(ref _unsettledCount);
 
     /// <summary>Test hook: the socket descriptor (to cut the connection the way a network failure would).</summary>
     internal int SocketDescriptor => Socket(_handle);
@@ -206,6 +236,11 @@ public sealed class MosquittoTransport : IMqttTransport
                 }
             }
 
+            if (_holdAcks)
+            {
+                SignalAckLoop(); // libmosquitto's own wake-up is for mosquitto_loop, which this mode does not run
+            }
+
             if (rc != MOSQ_ERR_SUCCESS)
             {
                 throw rc is MOSQ_ERR_NO_CONN or MOSQ_ERR_CONN_LOST
@@ -234,12 +269,26 @@ public sealed class MosquittoTransport : IMqttTransport
     }
 
     /// <inheritdoc />
-    public async Task SubscribeAsync(string topicFilter, MqttQos qos, Func<MqttMessage, CancellationToken, ValueTask> handler, CancellationToken cancellationToken)
+    public Task SubscribeAsync(string topicFilter, MqttQos qos, Func<MqttMessage, CancellationToken, ValueTask> handler, CancellationToken cancellationToken) =>
+        SubscribeAsync(topicFilter, qos, handler, MqttAcknowledgement.WhenHandled, cancellationToken);
+
+    /// <summary>
+    /// <see cref="SubscribeAsync(string, MqttQos, Func{MqttMessage, CancellationToken, ValueTask}, CancellationToken)"/> where
+    /// <paramref name="acknowledgement"/> says when a QoS 1 delivery counts as handled, which decides when its PUBACK is
+    /// written under <see cref="MqttBrokerOptions.AckAfterHandled"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><see cref="MqttAcknowledgement.ByConsumer"/> without AckAfterHandled.</exception>
+    public async Task SubscribeAsync(string topicFilter, MqttQos qos, Func<MqttMessage, CancellationToken, ValueTask> handler, MqttAcknowledgement acknowledgement, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         ArgumentException.ThrowIfNullOrEmpty(topicFilter);
         ArgumentNullException.ThrowIfNull(handler);
-        var subscription = new Subscription(topicFilter, qos, handler);
+        if (acknowledgement == MqttAcknowledgement.ByConsumer && !_holdAcks)
+        {
+            throw new InvalidOperationException($"'{topicFilter}': acknowledgement by the consumer needs MqttBrokerOptions.AckAfterHandled, or the PUBACK is sent before the consumer sees the message.");
+        }
+
+        var subscription = new Subscription(topicFilter, qos, handler, acknowledgement);
         lock (_gate)
         {
             _subscriptions.Add(subscription);
@@ -250,6 +299,20 @@ public sealed class MosquittoTransport : IMqttTransport
         // would make the broker deliver the retained messages twice.
         await WaitConnectedAsync(cancellationToken).ConfigureAwait(false);
         await EnsureSubscribedAsync([subscription], waitForOthers: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Settles a delivery taken by a <see cref="MqttAcknowledgement.ByConsumer"/> subscription: the message is safe (stored,
+    /// or refused for good). Once every delivery read so far is settled, the network thread writes the PUBACKs and reads on.
+    /// Call it once per delivery and subscription; numbers from an earlier connection, 0 and repeats are ignored (the
+    /// broker sends an unacknowledged message again after a reconnect, under a new number). Thread-safe and cheap.
+    /// </summary>
+    public void Acknowledge(long sequence)
+    {
+        if (sequence > 0 && _holdAcks)
+        {
+            Settle(sequence);
+        }
     }
 
     /// <inheritdoc />
@@ -290,7 +353,7 @@ public sealed class MosquittoTransport : IMqttTransport
         {
             var closed = _lost.Task;
             Volatile.Write(ref _request, RequestDisconnect);
-            _wake.Release();
+            WakeNetworkThread();
             await closed.WaitAsync(_options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         }
 
@@ -318,7 +381,7 @@ public sealed class MosquittoTransport : IMqttTransport
         Volatile.Write(ref _disposed, 1);
 
         _stopNetwork = true;
-        _wake.Release();
+        WakeNetworkThread();
         await _lifetime.CancelAsync().ConfigureAwait(false);
         _networkThread.Join();
         _received.Writer.TryComplete();
@@ -331,6 +394,7 @@ public sealed class MosquittoTransport : IMqttTransport
         _supervisorCts?.Dispose();
         _wake.Dispose();
         _inFlight.Dispose();
+        _ackSignal?.Dispose();
     }
 
     private unsafe void Configure()
@@ -477,7 +541,7 @@ public sealed class MosquittoTransport : IMqttTransport
 
         SetState(MqttConnectionState.Connecting, _lastError);
         Volatile.Write(ref _request, RequestConnect);
-        _wake.Release();
+        WakeNetworkThread();
         try
         {
             var sessionPresent = await attempt.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -585,6 +649,11 @@ public sealed class MosquittoTransport : IMqttTransport
             throw new MqttTransportException($"subscribe to '{filter}' failed: {ErrorText(rc)}", rc);
         }
 
+        if (_holdAcks && mid != 0)
+        {
+            SignalAckLoop();
+        }
+
         if (mid != 0)
         {
             try
@@ -674,8 +743,16 @@ public sealed class MosquittoTransport : IMqttTransport
                 {
                     if (open)
                     {
-                        _ = DisconnectV5(_handle, 0, IntPtr.Zero);
-                        _ = Loop(_handle, 10, 1);
+                        if (_holdAcks)
+                        {
+                            CloseHoldingAcks(0);
+                        }
+                        else
+                        {
+                            _ = DisconnectV5(_handle, 0, IntPtr.Zero);
+                            _ = Loop(_handle, 10, 1);
+                        }
+
                         open = false;
                         OnConnectionClosed(MOSQ_ERR_CONN_LOST, "replaced by a new connect attempt");
                     }
@@ -685,12 +762,20 @@ public sealed class MosquittoTransport : IMqttTransport
                 else if (request == RequestDisconnect && open)
                 {
                     _disconnecting = true;
-                    _ = DisconnectV5(_handle, ShutdownReason, IntPtr.Zero);
+                    if (_holdAcks)
+                    {
+                        // LoopHoldingAcks sends DISCONNECT once every delivery is handled, or gives up and drops the connection.
+                        _disconnectGiveUpAt = _time.GetTimestamp() + (long)(_options.ConnectTimeout.TotalSeconds / 2 * _time.TimestampFrequency);
+                    }
+                    else
+                    {
+                        _ = DisconnectV5(_handle, ShutdownReason, IntPtr.Zero);
+                    }
                 }
 
                 if (open)
                 {
-                    var rc = Loop(_handle, 100, 1);
+                    var rc = _holdAcks ? LoopHoldingAcks() : Loop(_handle, 100, 1);
                     if (rc != MOSQ_ERR_SUCCESS)
                     {
                         open = false;
@@ -713,12 +798,261 @@ public sealed class MosquittoTransport : IMqttTransport
         if (open)
         {
             // Graceful close on dispose: DISCONNECT and a few loop passes to flush it.
-            _ = DisconnectV5(_handle, 0, IntPtr.Zero);
-            for (var i = 0; i < 10 && Loop(_handle, 10, 1) == MOSQ_ERR_SUCCESS; i++)
+            if (_holdAcks)
             {
+                CloseHoldingAcks(0);
+            }
+            else
+            {
+                _ = DisconnectV5(_handle, 0, IntPtr.Zero);
+                for (var i = 0; i < 10 && Loop(_handle, 10, 1) == MOSQ_ERR_SUCCESS; i++)
+                {
+                }
             }
 
             OnConnectionClosed(MOSQ_ERR_SUCCESS, "closed");
+        }
+    }
+
+    /// <summary>
+    /// One pass of the network loop under <see cref="MqttBrokerOptions.AckAfterHandled"/>, in place of <c>mosquitto_loop</c>.
+    /// libmosquitto 2.0 queues the PUBACK of an incoming QoS 1 PUBLISH (handle__publish: send__puback, then on_message), and
+    /// with threaded_set it writes queued packets only in mosquitto_loop_write (packet__queue just queues them), which sends
+    /// the whole queue. So this pass writes only while every delivery read so far is settled (<see cref="UnacknowledgedCount"/>
+    /// is 0): it writes, reads what the socket holds, then waits for the consumer's acknowledgements (reading nothing more,
+    /// so the wait ends), then writes again. mosquitto_loop_misc runs every pass (at least every 100 ms), so keep-alive
+    /// works: a PINGREQ it queues waits behind held PUBACKs, and if handling takes longer than the keep-alive the connection
+    /// drops, which loses nothing. mosquitto_loop itself is never called here: it reads and writes in one call.
+    /// </summary>
+    private unsafe int LoopHoldingAcks()
+    {
+        var socket = Socket(_handle);
+        if (socket < 0)
+        {
+            return MOSQ_ERR_NO_CONN;
+        }
+
+        var settled = Volatile.Read(ref _unsettledCount) == 0;
+        if (_disconnecting)
+        {
+            if (settled && !_disconnectQueued)
+            {
+                _disconnectQueued = true;
+                _ = DisconnectV5(_handle, ShutdownReason, IntPtr.Zero);
+            }
+            else if (!settled && _time.GetTimestamp() >= _disconnectGiveUpAt)
+            {
+                Log.AcknowledgementsAbandoned(_logger, Volatile.Read(ref _unsettledCount));
+                return DropConnection(socket);
+            }
+        }
+
+        int rc;
+        if (settled && WantWrite(_handle))
+        {
+            rc = LoopWrite(_handle, 1);
+            socket = Socket(_handle);
+            if (rc != MOSQ_ERR_SUCCESS || socket < 0)
+            {
+                return rc != MOSQ_ERR_SUCCESS ? rc : MOSQ_ERR_NO_CONN; // after DISCONNECT libmosquitto closes the socket itself
+            }
+        }
+
+        var read = settled && !_disconnecting;
+        var write = settled && WantWrite(_handle); // what EAGAIN left unwritten
+        var fds = stackalloc LibC.PollFd[2];
+        fds[0] = new LibC.PollFd { Fd = socket, Events = (short)((read ? LibC.POLLIN : 0) | (write ? LibC.POLLOUT : 0) | LibC.POLLRDHUP) };
+        fds[1] = new LibC.PollFd { Fd = _ackSignal!.Descriptor, Events = LibC.POLLIN };
+        if (LibC.Poll(fds, 2, 100) < 0)
+        {
+            return Marshal.GetLastPInvokeError() == LibC.EINTR ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ERRNO;
+        }
+
+        if ((fds[1].Revents & LibC.POLLIN) != 0)
+        {
+            _ = LibC.EventFdRead(_ackSignal, out _);
+        }
+
+        if (!read && (fds[0].Revents & (LibC.POLLRDHUP | LibC.POLLHUP | LibC.POLLERR)) != 0)
+        {
+            // The broker closed (or the network failed) while we wait for the consumer: nothing held can reach it now, and
+            // it sends those messages again to the next connection. Reconnect now rather than at the next keep-alive.
+            return DropConnection(socket);
+        }
+
+        if (read && (fds[0].Revents & (LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR)) != 0)
+        {
+            rc = ReadAvailable();
+            if (rc != MOSQ_ERR_SUCCESS || Socket(_handle) < 0)
+            {
+                return rc != MOSQ_ERR_SUCCESS ? rc : MOSQ_ERR_NO_CONN;
+            }
+        }
+
+        if (write && (fds[0].Revents & LibC.POLLOUT) != 0 && Volatile.Read(ref _unsettledCount) == 0)
+        {
+            rc = LoopWrite(_handle, 1);
+            if (rc != MOSQ_ERR_SUCCESS)
+            {
+                return rc;
+            }
+        }
+
+        rc = LoopMisc(_handle);
+        if (rc == MOSQ_ERR_SUCCESS)
+        {
+            AnnounceWait(Volatile.Read(ref _unsettledCount) > 0);
+        }
+
+        return rc;
+    }
+
+    /// <summary>Reads packets while the socket has data (at most a receive-maximum's worth, so misc runs in between).</summary>
+    private unsafe int ReadAvailable()
+    {
+        var limit = Math.Max(64, _options.ReceiveMaximum);
+        for (var i = 0; i < limit; i++)
+        {
+            var rc = LoopRead(_handle, 1);
+            var socket = Socket(_handle);
+            if (rc != MOSQ_ERR_SUCCESS || socket < 0)
+            {
+                return rc;
+            }
+
+            var fd = new LibC.PollFd { Fd = socket, Events = LibC.POLLIN };
+            if (LibC.Poll(&fd, 1, 0) <= 0 || (fd.Revents & (LibC.POLLIN | LibC.POLLHUP | LibC.POLLERR)) == 0)
+            {
+                break;
+            }
+        }
+
+        return MOSQ_ERR_SUCCESS;
+    }
+
+    /// <summary>
+    /// Closes under AckAfterHandled: with every delivery settled, DISCONNECT and a flush (<c>mosquitto_loop_write</c> only, so
+    /// nothing new is read); otherwise the connection is dropped, so the held PUBACKs are never sent.
+    /// </summary>
+    private unsafe void CloseHoldingAcks(int reason)
+    {
+        var socket = Socket(_handle);
+        if (socket < 0)
+        {
+            return;
+        }
+
+        if (Volatile.Read(ref _unsettledCount) > 0)
+        {
+            Log.AcknowledgementsAbandoned(_logger, Volatile.Read(ref _unsettledCount));
+            _ = DropConnection(socket);
+            return;
+        }
+
+        _ = DisconnectV5(_handle, reason, IntPtr.Zero);
+        for (var i = 0; i < 10 && WantWrite(_handle); i++)
+        {
+            if (LoopWrite(_handle, 1) != MOSQ_ERR_SUCCESS || (socket = Socket(_handle)) < 0)
+            {
+                return;
+            }
+
+            var fd = new LibC.PollFd { Fd = socket, Events = LibC.POLLOUT };
+            _ = LibC.Poll(&fd, 1, 10);
+        }
+    }
+
+    /// <summary>
+    /// Ends the connection without writing anything libmosquitto has queued (the held PUBACKs among it) and without reading
+    /// what is still buffered: shutdown(2) on the socket. The broker sees a network failure, keeps the session, and sends the
+    /// unacknowledged messages again to the next connection with this client id. libmosquitto still holds the descriptor;
+    /// it closes it at the next connect (mosquitto__reconnect) or in mosquitto_destroy, and nothing touches it before.
+    /// </summary>
+    private static int DropConnection(int socket)
+    {
+        _ = LibC.Shutdown(socket, LibC.SHUT_RDWR);
+        return MOSQ_ERR_CONN_LOST;
+    }
+
+    private void AnnounceWait(bool awaiting)
+    {
+        if (awaiting == _awaitingAcks)
+        {
+            return;
+        }
+
+        _awaitingAcks = awaiting;
+        try
+        {
+            AcknowledgementWaitChanged?.Invoke(this, awaiting);
+        }
+        catch (Exception ex)
+        {
+            Log.HandlerFailed(_logger, nameof(AcknowledgementWaitChanged), ClientId, ex);
+        }
+    }
+
+    /// <summary>Wakes the network thread for a connect/disconnect request or shutdown.</summary>
+    private void WakeNetworkThread()
+    {
+        _wake.Release();
+        SignalAckLoop();
+    }
+
+    /// <summary>Under AckAfterHandled: wakes the poll in <see cref="LoopHoldingAcks"/> (everything settled, or a packet queued).</summary>
+    private void SignalAckLoop()
+    {
+        if (_ackSignal is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _ = LibC.EventFdWrite(_ackSignal, 1);
+        }
+        catch (ObjectDisposedException)
+        {
+            // disposed: nothing left to wake
+        }
+    }
+
+    /// <summary>One party is done with a delivery; when none is left and nothing else is unsettled, the network thread writes.</summary>
+    private void Settle(long sequence)
+    {
+        lock (_ackGate)
+        {
+            if (!_unsettled.TryGetValue(sequence, out var parties))
+            {
+                return; // an earlier connection's delivery, or settled already
+            }
+
+            if (parties > 1)
+            {
+                _unsettled[sequence] = parties - 1;
+                return;
+            }
+
+            _unsettled.Remove(sequence);
+            Volatile.Write(ref _unsettledCount, _unsettled.Count);
+            if (_unsettled.Count > 0)
+            {
+                return;
+            }
+        }
+
+        SignalAckLoop();
+    }
+
+    /// <summary>A ByConsumer subscription takes a delivery: it is settled only after that consumer's <see cref="Acknowledge"/> too.</summary>
+    private void AddParty(long sequence)
+    {
+        lock (_ackGate)
+        {
+            if (_unsettled.TryGetValue(sequence, out var parties))
+            {
+                _unsettled[sequence] = parties + 1;
+            }
         }
     }
 
@@ -889,6 +1223,21 @@ public sealed class MosquittoTransport : IMqttTransport
             SetState(_stopNetwork || _supervisorCts?.IsCancellationRequested == true ? MqttConnectionState.Disconnected : MqttConnectionState.WaitingToReconnect, _lastError);
         }
 
+        if (_holdAcks)
+        {
+            // The held PUBACKs die with the connection: the next connect discards libmosquitto's outgoing queue
+            // (mosquitto__reconnect: packet__cleanup_all), and the broker sends those messages again. Late
+            // acknowledgements for them find nothing here and are ignored.
+            lock (_ackGate)
+            {
+                _unsettled.Clear();
+                Volatile.Write(ref _unsettledCount, 0);
+            }
+
+            _disconnectQueued = false;
+            AnnounceWait(false);
+        }
+
         lost.TrySetResult();
     }
 
@@ -916,12 +1265,25 @@ public sealed class MosquittoTransport : IMqttTransport
 
     private unsafe void OnMessage(MosquittoMessage* message)
     {
+        long sequence = 0;
+        if (_holdAcks && message->Qos > 0)
+        {
+            // First thing: its PUBACK is queued already, and from here on nothing is written until it is settled.
+            sequence = ++_lastSequence;
+            lock (_ackGate)
+            {
+                _unsettled[sequence] = 1; // the dispatcher's part
+                Volatile.Write(ref _unsettledCount, _unsettled.Count);
+            }
+        }
+
         var topic = Marshal.PtrToStringUTF8((IntPtr)message->Topic) ?? string.Empty;
         var payload = new ReadOnlySpan<byte>(message->Payload, message->PayloadLength).ToArray();
-        var item = new MqttMessage(topic, payload, (MqttQos)Math.Min(message->Qos, 1), message->Retain);
+        var item = new MqttMessage(topic, payload, (MqttQos)Math.Min(message->Qos, 1), message->Retain) { Sequence = sequence };
 
-        // libmosquitto has already acknowledged this message, so dropping it would lose it. When handlers fall
-        // behind and the buffer is full, this thread waits — reading from the socket pauses, the broker queues.
+        // libmosquitto has already queued this message's PUBACK (written at once unless AckAfterHandled), so dropping it
+        // could lose it. When handlers fall behind and the buffer is full, this thread waits — reading from the socket
+        // pauses, the broker queues.
         var spins = 0;
         while (!_received.Writer.TryWrite(item))
         {
@@ -971,18 +1333,33 @@ public sealed class MosquittoTransport : IMqttTransport
                     continue;
                 }
 
+                var byConsumer = message.Sequence > 0 && subscription.Acknowledgement == MqttAcknowledgement.ByConsumer;
+                if (byConsumer)
+                {
+                    AddParty(message.Sequence);
+                }
+
                 try
                 {
                     await subscription.Handler(message, token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
-                    return;
+                    return; // closing: unsettled deliveries stay unacknowledged, so the broker keeps them
                 }
                 catch (Exception ex)
                 {
                     Log.HandlerFailed(_logger, subscription.Filter, message.Topic, ex);
+                    if (byConsumer)
+                    {
+                        Settle(message.Sequence);
+                    }
                 }
+            }
+
+            if (message.Sequence > 0)
+            {
+                Settle(message.Sequence);
             }
         }
     }
@@ -1004,13 +1381,15 @@ public sealed class MosquittoTransport : IMqttTransport
     }
 
     /// <summary>One SubscribeAsync registration. The last two fields are guarded by <c>_gate</c>.</summary>
-    private sealed class Subscription(string filter, MqttQos qos, Func<MqttMessage, CancellationToken, ValueTask> handler)
+    private sealed class Subscription(string filter, MqttQos qos, Func<MqttMessage, CancellationToken, ValueTask> handler, MqttAcknowledgement acknowledgement)
     {
         public string Filter { get; } = filter;
 
         public MqttQos Qos { get; } = qos;
 
         public Func<MqttMessage, CancellationToken, ValueTask> Handler { get; } = handler;
+
+        public MqttAcknowledgement Acknowledgement { get; } = acknowledgement;
 
         /// <summary>The connection (see <c>_connection</c>) on which SUBSCRIBE was last sent for it; 0 for none.</summary>
         public long SentOnConnection;

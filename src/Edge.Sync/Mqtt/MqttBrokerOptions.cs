@@ -76,6 +76,19 @@ public sealed class MqttBrokerOptions
     /// <summary>Received messages buffered for handlers, 16-1,000,000. Default 10000. When full, reading from the socket pauses (TCP backpressure) rather than dropping.</summary>
     public int ReceiveBufferCapacity { get; set; } = 10_000;
 
+    /// <summary>
+    /// Subscriber side: write the PUBACK of each received QoS 1 message only after it is handled (its handlers returned, and
+    /// the consumer acknowledged it where it subscribed with <see cref="MqttAcknowledgement.ByConsumer"/>). Until then the
+    /// broker keeps the message and sends it again to a new connection with the same client id, so a crash loses nothing.
+    /// All outgoing packets wait while any delivery is unhandled (libmosquitto has one outgoing queue), and reading pauses
+    /// until every delivery so far is handled: a consumer must acknowledge what it holds without waiting for more
+    /// (<see cref="MosquittoTransport.AcknowledgementWaitChanged"/> tells it when the transport waits). Each such cycle
+    /// carries up to <see cref="ReceiveMaximum"/> messages (MQTT 5; under 3.1.1 the broker's max_inflight_messages).
+    /// Subscribe before connecting, so messages the broker sends again right after CONNACK find their handler.
+    /// Default false: libmosquitto's own behaviour (PUBACK before the handler runs), which publishers such as the kiosk keep.
+    /// </summary>
+    public bool AckAfterHandled { get; set; }
+
     /// <summary>Retained availability topic: the Last Will says offline, and a status saying online follows each connect. Null for none.</summary>
     public string? StatusTopic { get; set; }
 

@@ -97,6 +97,20 @@ internal static unsafe partial class MosquittoNative
     [LibraryImport(Library, EntryPoint = "mosquitto_loop", SetLastError = true)]
     internal static partial int Loop(MosquittoHandle mosq, int timeoutMs, int maxPackets);
 
+    // The pieces of mosquitto_loop, for the loop that holds PUBACKs (MosquittoTransport with AckAfterHandled).
+    [LibraryImport(Library, EntryPoint = "mosquitto_loop_read", SetLastError = true)]
+    internal static partial int LoopRead(MosquittoHandle mosq, int maxPackets);
+
+    [LibraryImport(Library, EntryPoint = "mosquitto_loop_write", SetLastError = true)]
+    internal static partial int LoopWrite(MosquittoHandle mosq, int maxPackets);
+
+    [LibraryImport(Library, EntryPoint = "mosquitto_loop_misc", SetLastError = true)]
+    internal static partial int LoopMisc(MosquittoHandle mosq);
+
+    [LibraryImport(Library, EntryPoint = "mosquitto_want_write")]
+    [return: MarshalAs(UnmanagedType.U1)]
+    internal static partial bool WantWrite(MosquittoHandle mosq);
+
     [LibraryImport(Library, EntryPoint = "mosquitto_publish_v5")]
     internal static partial int PublishV5(MosquittoHandle mosq, out int mid, byte* topic, int payloadLength, byte* payload, int qos, [MarshalAs(UnmanagedType.U1)] bool retain, IntPtr properties);
 
