@@ -15,8 +15,11 @@ using Npgsql;
 // Edge.Audit benchmark: ingest throughput and lag into SQLite and PostgreSQL through the real decoder, channel and
 // batching writer; and the summary query over a 10-million-event store (hourly roll-up). Short runs, one machine.
 //
-//   dotnet run -c Release --project bench/Edge.Audit.Bench -- [--events 60000] [--rate-sqlite 5000] [--rate-postgres 10000]
+//   dotnet run -c Release --project bench/Edge.Audit.Bench -- [--events 60000] [--warmup 30000] [--rate-sqlite 5000] [--rate-postgres 10000]
 //       [--summary-events 10000000] [--only ingest|summary] [--no-postgres] [--no-sqlite] [--data DIR]
+//
+// The ingest stores are dropped after their run; the summary stores are kept under --data and in the database
+// edge_audit_bench_summary_{N}, because generating them takes minutes (remove them by hand when done).
 var a = new Args(args);
 var events = a.Int("--events", 60_000);
 var summaryEvents = a.Int("--summary-events", 10_000_000);
@@ -26,6 +29,7 @@ var withPostgres = !a.Flag("--no-postgres");
 var withSqlite = !a.Flag("--no-sqlite");
 IngestBench.Writers = a.Int("--writers", 0);
 IngestBench.BatchSize = a.Int("--batch", 500);
+IngestBench.WarmupEvents = a.Int("--warmup", 30_000);
 Directory.CreateDirectory(data);
 Console.WriteLine($"edge-audit bench · load average {File.ReadAllText("/proc/loadavg").Trim()} · {Environment.ProcessorCount} cores · .NET {Environment.Version} · {TimeProvider.System.GetUtcNow():O}");
 
@@ -37,6 +41,8 @@ if (only is "" or "ingest")
     {
         await IngestBench.RunAsync("SQLite", () => new SqliteAuditStore($"Data Source={sqlitePath}", TimeProvider.System, NullLogger<SqliteAuditStore>.Instance),
             events, a.Int("--rate-sqlite", 5_000));
+        SqliteConnection.ClearAllPools();
+        DeleteSqlite(sqlitePath);
     }
 
     if (withPostgres)
@@ -44,6 +50,7 @@ if (only is "" or "ingest")
         var cs = await Pg.FreshDatabaseAsync("edge_audit_bench_ingest");
         await IngestBench.RunAsync("PostgreSQL", () => new PostgresAuditStore(cs, TimeProvider.System, NullLogger<PostgresAuditStore>.Instance),
             events, a.Int("--rate-postgres", 10_000));
+        await Pg.DropDatabaseAsync("edge_audit_bench_ingest");
     }
 }
 
@@ -87,6 +94,12 @@ internal static class IngestBench
     public static int Writers { get; set; }
 
     public static int BatchSize { get; set; } = 500;
+
+    /// <summary>
+    /// Events written before measuring. The service runs for days, so what matters is its steady state: until the JIT has
+    /// moved the hot paths to tier 1 (a few seconds of work), a fresh process spends a large part of its CPU compiling.
+    /// </summary>
+    public static int WarmupEvents { get; set; } = 30_000;
 
     /// <summary>Payloads as kiosks send them: 20 kiosks, 10 % with a 64×64 heatmap, 5 % flagged with a face crop.</summary>
     public static (string Topic, byte[] Payload)[] MakePayloads(int n, int seed)
@@ -140,8 +153,8 @@ internal static class IngestBench
         using var writer = new BatchWriter(pipeline, store, options, Time, NullLogger<BatchWriter>.Instance);
         await writer.StartAsync(CancellationToken.None);
 
-        // 0. Warm-up (JIT, connection pool, caches), not measured.
-        foreach (var (topic, payload) in MakePayloads(5_000, 3))
+        // 0. Warm-up (JIT tiering, connection pool, caches), not measured.
+        foreach (var (topic, payload) in MakePayloads(WarmupEvents, 3))
         {
             await pipeline.SubmitAsync(topic, payload, CancellationToken.None);
         }
@@ -184,7 +197,7 @@ internal static class IngestBench
         await writer.StopAsync(CancellationToken.None);
 
         var stored = await store.CountEventsAsync(CancellationToken.None) - warm;
-        Console.WriteLine($"[load {File.ReadAllText("/proc/loadavg")[..14]}] ingest {name,-10}: {n:N0} events in {seconds:F2} s = {n / seconds:N0} events/s saturated " +
+        Console.WriteLine($"[load {File.ReadAllText("/proc/loadavg")[..14]}] ingest {name,-10}: {n:N0} events (after {WarmupEvents:N0} warm-up) in {seconds:F2} s = {n / seconds:N0} events/s saturated " +
             $"(batch {options.Value.Ingest.BatchSize}, {writer.WriterCount} writer(s), p99 lag at saturation {saturated.LagP99Ms:F0} ms); " +
             $"paced {rate:N0}/s (offered {paced.Length / pacedSeconds:N0}/s achieved) for {pacedSeconds:F1} s: lag p50 {lag.LagP50Ms:F1} ms, p99 {lag.LagP99Ms:F1} ms, max {lag.LagMaxMs:F1} ms; stored {stored:N0}, store failures {lag.StoreFailures}");
         if (stored != n + paced.Length)
@@ -232,6 +245,9 @@ internal static class SummaryBench
             ("one site, 7 days, by kiosk", new SummaryQuery("site-1", null, startMs, startMs + (7L * 86_400_000)), ["kiosk"]),
             ("all sites, 10.5 days, by site", new SummaryQuery(null, null, startMs + (43_200_000), startMs + (11L * 86_400_000)), ["site"]),
             ("all 10M events, by hour", new SummaryQuery(null, null, null, null), ["hour"]),
+            ("all 10M events, by site,hour", new SummaryQuery(null, null, null, null), ["site", "hour"]),
+            ("all 10M events, by kiosk,hour", new SummaryQuery(null, null, null, null), ["kiosk", "hour"]),
+            ("one site, 30 days, by hour", new SummaryQuery("site-1", null, null, null), ["hour"]),
             ("one kiosk, 1 day, by hour", new SummaryQuery("site-1", "kiosk-5", startMs + 86_400_000, startMs + (2L * 86_400_000)), ["hour"]),
         };
         foreach (var (label, query, groupBy) in cases)
@@ -247,7 +263,7 @@ internal static class SummaryBench
 
             times = times.Skip(2).Order().ToList(); // two warm-up runs
             var events = last!.Groups.Sum(g => g.Events);
-            Console.WriteLine($"summary {name,-10}: {label,-28} {events,12:N0} events from {last.RollupRows,6:N0} roll-up rows: " +
+            Console.WriteLine($"summary {name,-10}: {label,-30} {events,12:N0} events, {last.Groups.Count,6:N0} groups from {last.RollupRows,6:N0} roll-up rows: " +
                 $"median {times[times.Count / 2]:F1} ms, max {times[^1]:F1} ms");
         }
 
@@ -311,6 +327,12 @@ internal static class Pg
         await Psql($"DROP DATABASE IF EXISTS {db}");
         await Psql($"CREATE DATABASE {db} OWNER {Role}");
         return Cs(db);
+    }
+
+    public static async Task DropDatabaseAsync(string db)
+    {
+        NpgsqlConnection.ClearAllPools();
+        await Psql($"DROP DATABASE IF EXISTS {db}");
     }
 
     public static async Task<string> DatabaseAsync(string db)
