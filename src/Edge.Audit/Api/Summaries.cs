@@ -3,13 +3,16 @@ using Edge.Audit.Storage;
 
 namespace Edge.Audit.Api;
 
-/// <summary>Summaries from the hourly roll-up: counts, flag rate, mean and p50/p90/p99 per expression, grouped by any of site, kiosk, hour.</summary>
+/// <summary>Summaries from the roll-ups: counts, flag rate, mean and p50/p90/p99 per expression, grouped by any of site, kiosk, hour.</summary>
 public static class Summaries
 {
     public static async Task<SummaryResponseDto> ComputeAsync(IAuditStore store, SummaryQuery query, IReadOnlyCollection<string> groupBy, CancellationToken cancellationToken)
     {
         bool bySite = groupBy.Contains("site") || groupBy.Contains("kiosk"), byKiosk = groupBy.Contains("kiosk"), byHour = groupBy.Contains("hour");
-        var rows = await store.ReadRollupsAsync(query, hourly: byHour, cancellationToken);
+
+        // The coarsest roll-up that still has every key the query groups or filters by: one row per group and bucket.
+        var scope = byKiosk || query.Kiosk is not null ? RollupScope.Kiosk : bySite || query.Site is not null ? RollupScope.Site : RollupScope.Fleet;
+        var rows = await store.ReadRollupsAsync(query, hourly: byHour, scope, cancellationToken);
         var cells = new Dictionary<(string?, string?, long?), RollupCell>();
         foreach (var row in rows)
         {

@@ -128,9 +128,51 @@ public readonly record struct RollupKey(string Site, string Kiosk, long HourMs) 
     }
 }
 
-/// <summary>Accumulates the cells touched by one batch; the store merges them into the table.</summary>
+/// <summary>Which keys a roll-up level keeps: every kiosk, every site (its kiosks summed), or the whole fleet.</summary>
+public enum RollupScope
+{
+    Kiosk,
+    Site,
+    Fleet,
+}
+
+/// <summary>
+/// One roll-up table: a scope (kiosk, site or fleet) at a bucket size (hour or UTC day). The coarser levels are the same
+/// cells summed, kept so that a summary reads one row per group and bucket it returns, not one per kiosk behind it.
+/// Keys a level does not keep are "" in <see cref="RollupKey"/> and <see cref="RollupRow"/>.
+/// </summary>
+public sealed record RollupLevel(string Table, RollupScope Scope, bool Daily)
+{
+    public static readonly RollupLevel KioskHourly = new("hourly_rollup", RollupScope.Kiosk, Daily: false);
+    public static readonly RollupLevel KioskDaily = new("daily_rollup", RollupScope.Kiosk, Daily: true);
+    public static readonly RollupLevel SiteHourly = new("site_hourly_rollup", RollupScope.Site, Daily: false);
+    public static readonly RollupLevel SiteDaily = new("site_daily_rollup", RollupScope.Site, Daily: true);
+    public static readonly RollupLevel FleetHourly = new("fleet_hourly_rollup", RollupScope.Fleet, Daily: false);
+    public static readonly RollupLevel FleetDaily = new("fleet_daily_rollup", RollupScope.Fleet, Daily: true);
+
+    /// <summary>Every level, in the order writers lock them (always the same order, so concurrent writers cannot deadlock).</summary>
+    public static readonly IReadOnlyList<RollupLevel> All = [KioskHourly, KioskDaily, SiteHourly, SiteDaily, FleetHourly, FleetDaily];
+
+    public static RollupLevel Of(RollupScope scope, bool daily) => All.Single(l => l.Scope == scope && l.Daily == daily);
+
+    public string Bucket => Daily ? "day_ms" : "hour_ms";
+
+    public bool HasSite => Scope != RollupScope.Fleet;
+
+    public bool HasKiosk => Scope == RollupScope.Kiosk;
+
+    /// <summary>The key columns, bucket last: the table's primary key.</summary>
+    public string KeyColumns => (HasKiosk ? "site_id, kiosk_id, " : HasSite ? "site_id, " : "") + Bucket;
+
+    /// <summary>A kiosk-hour key moved to this level: dropped keys become "", the hour becomes its day on daily levels.</summary>
+    public RollupKey Project(RollupKey kioskHour) => new(
+        HasSite ? kioskHour.Site : "", HasKiosk ? kioskHour.Kiosk : "", Daily ? RollupKey.DayOf(kioskHour.HourMs) : kioskHour.HourMs);
+}
+
+/// <summary>Accumulates the cells touched by one batch; the store merges them into the tables.</summary>
 public sealed class RollupAccumulator
 {
+    /// <summary>The kiosk-hour cells; every other level is these summed (<see cref="For"/>).</summary>
     public SortedDictionary<RollupKey, RollupCell> Cells { get; } = [];
 
     public void Add(string site, string kiosk, long capturedAtMs, ReadOnlySpan<float> scores, bool flagged)
@@ -145,23 +187,26 @@ public sealed class RollupAccumulator
         cell.Add(scores, flagged);
     }
 
-    /// <summary>The same cells summed per UTC day.</summary>
-    public SortedDictionary<RollupKey, RollupCell> Daily()
+    /// <summary>The cells at <paramref name="level"/>: the kiosk-hour cells summed per projected key, sorted by key.</summary>
+    public SortedDictionary<RollupKey, RollupCell> For(RollupLevel level) => Project(Cells, level);
+
+    /// <summary>Sums kiosk-hour cells per key of <paramref name="level"/>.</summary>
+    public static SortedDictionary<RollupKey, RollupCell> Project(IEnumerable<KeyValuePair<RollupKey, RollupCell>> kioskHours, RollupLevel level)
     {
-        var days = new SortedDictionary<RollupKey, RollupCell>();
-        foreach (var (key, cell) in Cells)
+        var result = new SortedDictionary<RollupKey, RollupCell>();
+        foreach (var (key, cell) in kioskHours)
         {
-            var day = key with { HourMs = RollupKey.DayOf(key.HourMs) };
-            if (!days.TryGetValue(day, out var d))
+            var projected = level.Project(key);
+            if (!result.TryGetValue(projected, out var sum))
             {
-                d = new RollupCell();
-                days[day] = d;
+                sum = new RollupCell();
+                result[projected] = sum;
             }
 
-            d.Merge(cell);
+            sum.Merge(cell);
         }
 
-        return days;
+        return result;
     }
 }
 
