@@ -98,10 +98,44 @@ public abstract class AuditStoreContract : IAsyncLifetime
         await using (var conn = await OpenRawAsync())
         {
             await Exec(conn, "DROP TABLE site_hourly_rollup; DROP TABLE site_daily_rollup; DROP TABLE fleet_hourly_rollup; DROP TABLE fleet_daily_rollup; " +
-                "DELETE FROM schema_migrations WHERE version = 5");
+                "DELETE FROM schema_migrations WHERE version >= 5");
         }
 
-        Assert.Equal(5, await _store.MigrateAsync(Ct));
+        Assert.Equal(6, await _store.MigrateAsync(Ct));
+
+        var migrated = await SnapshotAllLevelsAsync();
+        foreach (var (level, rows) in expected)
+        {
+            AssertSameRollups(rows, migrated[level]);
+        }
+    }
+
+    [StoreFact]
+    public async Task MigrateAsync_HistogramsInFixedLayout_RewrittenCompactWithSameBins()
+    {
+        await SeedGridAsync();
+        var expected = await SnapshotAllLevelsAsync();
+        await using (var conn = await OpenRawAsync())
+        {
+            foreach (var row in await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct))
+            {
+                var bins = new long[ExpressionClasses.Count * RollupCell.Bins];
+                RollupCell.AddHist(row.Hist, bins);
+                var blob = new byte[RollupCell.HistBytes];
+                for (var i = 0; i < bins.Length; i++)
+                {
+                    System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(blob.AsSpan(i * sizeof(int)), (int)bins[i]);
+                }
+
+                await Exec(conn, "UPDATE hourly_rollup SET hist = @H WHERE site_id = @S AND kiosk_id = @K AND hour_ms = @T",
+                    ("H", blob), ("S", row.SiteId), ("K", row.KioskId), ("T", row.HourMs));
+            }
+
+            await Exec(conn, "DELETE FROM schema_migrations WHERE version = 6");
+        }
+
+        Assert.True((await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct)).All(r => r.Hist.Length == RollupCell.HistBytes));
+        Assert.Equal(6, await _store.MigrateAsync(Ct));
 
         var migrated = await SnapshotAllLevelsAsync();
         foreach (var (level, rows) in expected)
@@ -382,10 +416,18 @@ public abstract class AuditStoreContract : IAsyncLifetime
         return await (ValueTask<DbConnection>)field.Invoke(_store, [CancellationToken.None])!;
     }
 
-    private static async Task Exec(DbConnection conn, string sql)
+    private static async Task Exec(DbConnection conn, string sql, params (string Name, object Value)[] args)
     {
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = sql;
+        foreach (var (name, value) in args)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value;
+            cmd.Parameters.Add(p);
+        }
+
         await cmd.ExecuteNonQueryAsync();
     }
 
@@ -417,7 +459,7 @@ public abstract class AuditStoreContract : IAsyncLifetime
     {
         var again = await _store.MigrateAsync(Ct);
 
-        Assert.Equal(5, again);
+        Assert.Equal(6, again);
     }
 
     [StoreFact]

@@ -183,6 +183,7 @@ internal static class Migrations
                     hist {BLOB} NOT NULL
                 );
                 """)),
+            new(6, "roll-up histograms in the compact layout (rewritten by the data step)", "SELECT 1;"),
         ];
     }
 }

@@ -11,6 +11,7 @@ namespace Edge.Audit.Storage;
 public sealed class RollupCell
 {
     public const int Bins = 50;
+    /// <summary>Length of the first stored layout of a histogram: one little-endian int32 per bin.</summary>
     public const int HistBytes = ExpressionClasses.Count * Bins * sizeof(int);
 
     public long Events { get; set; }
@@ -50,28 +51,129 @@ public sealed class RollupCell
         }
     }
 
-    public void MergeHist(ReadOnlySpan<byte> blob)
+    /// <summary>Adds a stored histogram (either layout, see <see cref="HistBlob"/>) to this cell's bins.</summary>
+    public void MergeHist(ReadOnlySpan<byte> blob) => AddHist(blob, Hist);
+
+    /// <summary>
+    /// Adds a stored histogram to <paramref name="bins"/> (<see cref="ExpressionClasses.Count"/> × <see cref="Bins"/> counts).
+    /// A blob of exactly <see cref="HistBytes"/> bytes is the first layout (little-endian int32 per bin); any other length is
+    /// the compact one. An empty blob has no counts. Anything else that does not decode to exactly that many bins throws.
+    /// </summary>
+    public static void AddHist(ReadOnlySpan<byte> blob, Span<long> bins)
     {
-        if (blob.Length != HistBytes)
+        if (blob.Length == HistBytes)
         {
+            for (var i = 0; i < bins.Length; i++)
+            {
+                bins[i] += BinaryPrimitives.ReadInt32LittleEndian(blob.Slice(i * sizeof(int)));
+            }
+
             return;
         }
 
-        for (var i = 0; i < Hist.Length; i++)
+        var bin = 0;
+        var pos = 0;
+        while (pos < blob.Length)
         {
-            Hist[i] += BinaryPrimitives.ReadInt32LittleEndian(blob.Slice(i * sizeof(int)));
+            var token = ReadVarint(blob, ref pos);
+            var n = token >> 1;
+            if ((token & 1) == 0)
+            {
+                if (bin >= bins.Length)
+                {
+                    throw new InvalidDataException("roll-up histogram has more bins than expected");
+                }
+
+                bins[bin++] += (long)n;
+            }
+            else if (n > (ulong)(bins.Length - bin))
+            {
+                throw new InvalidDataException("roll-up histogram has more bins than expected");
+            }
+            else
+            {
+                bin += (int)n;
+            }
+        }
+
+        if (blob.Length > 0 && bin != bins.Length)
+        {
+            throw new InvalidDataException($"roll-up histogram has {bin} bins, expected {bins.Length}");
         }
     }
 
+    /// <summary>
+    /// The histogram as stored, compactly: the bins in order as LEB128 varints, an even token 2n for one bin of count n,
+    /// an odd token 2n+1 for n empty bins. Most bins of a roll-up are empty or small (scores crowd near 0 for most
+    /// expressions), so a kiosk-hour takes ~100–200 bytes instead of the 1,400 of the first layout (int32 per bin), which
+    /// is still read. So that the length alone tells the layouts apart, a compact blob that would be exactly
+    /// <see cref="HistBytes"/> long gets one more, empty, run.
+    /// </summary>
     public byte[] HistBlob()
     {
-        var blob = new byte[HistBytes];
-        for (var i = 0; i < Hist.Length; i++)
+        Span<byte> buffer = stackalloc byte[(Hist.Length * MaxVarintBytes) + MaxVarintBytes];
+        var length = 0;
+        for (var i = 0; i < Hist.Length;)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(blob.AsSpan(i * sizeof(int)), (int)Math.Min(Hist[i], int.MaxValue));
+            if (Hist[i] != 0)
+            {
+                length += WriteVarint(buffer[length..], (ulong)Hist[i] << 1);
+                i++;
+                continue;
+            }
+
+            var run = 1;
+            while (i + run < Hist.Length && Hist[i + run] == 0)
+            {
+                run++;
+            }
+
+            length += WriteVarint(buffer[length..], ((ulong)run << 1) | 1);
+            i += run;
         }
 
-        return blob;
+        if (length == HistBytes)
+        {
+            length += WriteVarint(buffer[length..], 1);
+        }
+
+        return buffer[..length].ToArray();
+    }
+
+    private const int MaxVarintBytes = 10;
+
+    private static int WriteVarint(Span<byte> destination, ulong value)
+    {
+        var n = 0;
+        while (value >= 0x80)
+        {
+            destination[n++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        destination[n++] = (byte)value;
+        return n;
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> source, ref int pos)
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            if (pos >= source.Length)
+            {
+                throw new InvalidDataException("roll-up histogram ends inside a number");
+            }
+
+            var b = source[pos++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+        }
+
+        throw new InvalidDataException("roll-up histogram has a number longer than 64 bits");
     }
 
     public double Mean(int expression) => Events == 0 ? 0 : Sums[expression] / Events;

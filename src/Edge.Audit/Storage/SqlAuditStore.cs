@@ -74,6 +74,13 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             {
                 await FillFromHourlyAsync(connection, tx, [RollupLevel.SiteHourly, RollupLevel.SiteDaily, RollupLevel.FleetHourly, RollupLevel.FleetDaily], cancellationToken);
             }
+            else if (m.Version == 6)
+            {
+                foreach (var level in RollupLevel.All)
+                {
+                    await RewriteLevelAsync(connection, tx, level, cancellationToken);
+                }
+            }
 
             Log.MigrationApplied(logger, m.Version, m.Name);
             latest = m.Version;
@@ -462,6 +469,23 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
         }
 
         await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Writes every row of <paramref name="level"/> again, so its histograms take the current layout (data step of migration 6).</summary>
+    private async Task RewriteLevelAsync(DbConnection connection, DbTransaction tx, RollupLevel level, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<RollupRow>(new CommandDefinition(
+            $"SELECT {SelectColumns(level)} FROM {level.Table}", transaction: tx, cancellationToken: cancellationToken));
+        var cells = new SortedDictionary<RollupKey, RollupCell>();
+        foreach (var row in rows)
+        {
+            var cell = new RollupCell();
+            row.AddTo(cell);
+            cells[new RollupKey(row.SiteId, row.KioskId, row.HourMs)] = cell;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM {level.Table}", transaction: tx, cancellationToken: cancellationToken));
+        await MergeRollupAsync(connection, tx, cells, level, cancellationToken);
     }
 
     /// <summary>Fills <paramref name="levels"/> from the hourly kiosk level (data step of the migrations that add a level, for stores that had events before it).</summary>
