@@ -176,7 +176,46 @@ public sealed class RollupCell
         throw new InvalidDataException("roll-up histogram has a number longer than 64 bits");
     }
 
+    /// <summary>Back to an empty cell, for reuse.</summary>
+    public void Clear()
+    {
+        Events = 0;
+        Flagged = 0;
+        Array.Clear(Sums);
+        Array.Clear(Hist);
+    }
+
     public double Mean(int expression) => Events == 0 ? 0 : Sums[expression] / Events;
+
+    /// <summary><see cref="Percentile"/> for several ascending <paramref name="quantiles"/> in one pass over the bins.</summary>
+    public void Percentiles(int expression, ReadOnlySpan<double> quantiles, Span<double> result)
+    {
+        if (Events == 0)
+        {
+            result[..quantiles.Length].Clear();
+            return;
+        }
+
+        var k = 0;
+        double cumulative = 0;
+        var offset = expression * Bins;
+        for (var b = 0; b < Bins && k < quantiles.Length; b++)
+        {
+            var n = Hist[offset + b];
+            while (k < quantiles.Length && n > 0 && cumulative + n >= quantiles[k] * Events)
+            {
+                var within = ((quantiles[k] * Events) - cumulative) / n;
+                result[k++] = (b + within) / Bins;
+            }
+
+            cumulative += n;
+        }
+
+        for (; k < quantiles.Length; k++)
+        {
+            result[k] = 1.0;
+        }
+    }
 
     /// <summary>Percentile q in [0,1] of one expression, linear inside the bin (resolution 0.02).</summary>
     public double Percentile(int expression, double q)

@@ -163,7 +163,7 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             await connection.ExecuteAsync(new CommandDefinition(
                 $"INSERT INTO {table} ({Columns(level)}) VALUES {values} ON CONFLICT ({keyColumns}) DO NOTHING",
                 ensureArgs, tx, cancellationToken: cancellationToken));
-            var existing = (await connection.QueryAsync<RollupRow>(new CommandDefinition(
+            var existing = (await ReadRollupRowsAsync(connection, level, new CommandDefinition(
                 $"SELECT {SelectColumns(level)} FROM {table} WHERE ({keyColumns}) IN (VALUES {keys}) " +
                 $"ORDER BY {keyColumns}{ForUpdate}", keyArgs, tx, cancellationToken: cancellationToken)))
                 .ToDictionary(r => new RollupKey(r.SiteId, r.KioskId, r.HourMs));
@@ -436,8 +436,39 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             args.Add("To", to.Value);
         }
 
-        var rows = await connection.QueryAsync<RollupRow>(new CommandDefinition(sql.ToString(), args, cancellationToken: cancellationToken));
-        return rows.AsList();
+        return await ReadRollupRowsAsync(connection, level, new CommandDefinition(sql.ToString(), args, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// Runs a SELECT of <see cref="SelectColumns"/> on <paramref name="level"/> and maps the rows by position (a summary
+    /// by kiosk and hour reads one row per kiosk-hour, so the per-row cost shows).
+    /// </summary>
+    protected static async Task<List<RollupRow>> ReadRollupRowsAsync(DbConnection connection, RollupLevel level, CommandDefinition command)
+    {
+        var rows = new List<RollupRow>();
+        await using var reader = await connection.ExecuteReaderAsync(command);
+        var k = level.HasKiosk ? 2 : level.HasSite ? 1 : 0;
+        while (await reader.ReadAsync(command.CancellationToken))
+        {
+            rows.Add(new RollupRow
+            {
+                SiteId = level.HasSite ? reader.GetString(0) : "",
+                KioskId = level.HasKiosk ? reader.GetString(1) : "",
+                HourMs = reader.GetInt64(k),
+                Events = reader.GetInt64(k + 1),
+                Flagged = reader.GetInt64(k + 2),
+                SumAngry = reader.GetDouble(k + 3),
+                SumDisgust = reader.GetDouble(k + 4),
+                SumFear = reader.GetDouble(k + 5),
+                SumHappy = reader.GetDouble(k + 6),
+                SumSad = reader.GetDouble(k + 7),
+                SumSurprise = reader.GetDouble(k + 8),
+                SumNeutral = reader.GetDouble(k + 9),
+                Hist = reader.GetFieldValue<byte[]>(k + 10),
+            });
+        }
+
+        return rows;
     }
 
     public async Task RebuildRollupsAsync(CancellationToken cancellationToken)
@@ -474,7 +505,7 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
     /// <summary>Writes every row of <paramref name="level"/> again, so its histograms take the current layout (data step of migration 6).</summary>
     private async Task RewriteLevelAsync(DbConnection connection, DbTransaction tx, RollupLevel level, CancellationToken cancellationToken)
     {
-        var rows = await connection.QueryAsync<RollupRow>(new CommandDefinition(
+        var rows = await ReadRollupRowsAsync(connection, level, new CommandDefinition(
             $"SELECT {SelectColumns(level)} FROM {level.Table}", transaction: tx, cancellationToken: cancellationToken));
         var cells = new SortedDictionary<RollupKey, RollupCell>();
         foreach (var row in rows)
@@ -491,7 +522,7 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
     /// <summary>Fills <paramref name="levels"/> from the hourly kiosk level (data step of the migrations that add a level, for stores that had events before it).</summary>
     private async Task FillFromHourlyAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<RollupLevel> levels, CancellationToken cancellationToken)
     {
-        var hourly = await connection.QueryAsync<RollupRow>(new CommandDefinition(
+        var hourly = await ReadRollupRowsAsync(connection, RollupLevel.KioskHourly, new CommandDefinition(
             $"SELECT {SelectColumns(RollupLevel.KioskHourly)} FROM {RollupLevel.KioskHourly.Table}", transaction: tx, cancellationToken: cancellationToken));
         var cells = new Dictionary<RollupKey, RollupCell>();
         foreach (var row in hourly)
