@@ -38,9 +38,6 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
 
     protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
-    /// <summary>Inserts the events whose id is new (ON CONFLICT DO NOTHING) and returns those that were inserted.</summary>
-    protected abstract Task<List<IncomingEvent>> InsertNewEventsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken);
-
     /// <summary>Serialises migrations between instances (PostgreSQL advisory lock); SQLite's write transaction already does.</summary>
     protected virtual Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -90,31 +87,11 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
         return latest;
     }
 
-    public virtual async Task<WriteResult> WriteEventsAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken)
-    {
-        if (events.Count == 0)
-        {
-            return new WriteResult(0, 0);
-        }
-
-        var unique = WithoutRepeatedIds(events);
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        var inserted = await InsertNewEventsAsync(connection, tx, unique, cancellationToken);
-        var rollup = new RollupAccumulator();
-        foreach (var e in inserted)
-        {
-            rollup.Add(e.SiteId, e.KioskId, e.CapturedAtMs, e.Scores, e.Flagged);
-        }
-
-        foreach (var level in RollupLevel.All)
-        {
-            await MergeRollupAsync(connection, tx, rollup.For(level), level, cancellationToken);
-        }
-
-        await tx.CommitAsync(cancellationToken);
-        return new WriteResult(inserted.Count, events.Count - inserted.Count);
-    }
+    /// <summary>
+    /// Inserts the events whose id is new (ON CONFLICT DO NOTHING) with their heatmaps and crops, and adds exactly those
+    /// to every roll-up level, in one transaction.
+    /// </summary>
+    public abstract Task<WriteResult> WriteEventsAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken);
 
     /// <summary>The batch with a repeated event id kept once (the first), so the insert sees each id once.</summary>
     protected static List<IncomingEvent> WithoutRepeatedIds(IReadOnlyList<IncomingEvent> events)
@@ -137,7 +114,7 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
     /// rows exist, read them (locked FOR UPDATE on PostgreSQL, so concurrent instances serialise per cell; keys sorted, so
     /// they lock in one order), then write the sums back with one multi-row upsert.
     /// </summary>
-    private async Task MergeRollupAsync(DbConnection connection, DbTransaction tx, SortedDictionary<RollupKey, RollupCell> cells,
+    protected async Task MergeRollupAsync(DbConnection connection, DbTransaction tx, SortedDictionary<RollupKey, RollupCell> cells,
         RollupLevel level, CancellationToken cancellationToken)
     {
         var empty = new RollupCell().HistBlob();
@@ -445,10 +422,16 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
     /// </summary>
     protected static async Task<List<RollupRow>> ReadRollupRowsAsync(DbConnection connection, RollupLevel level, CommandDefinition command)
     {
-        var rows = new List<RollupRow>();
         await using var reader = await connection.ExecuteReaderAsync(command);
+        return await ReadRollupRowsAsync(reader, level, command.CancellationToken);
+    }
+
+    /// <summary>The current result set of <paramref name="reader"/>, a SELECT of <see cref="SelectColumns"/> on <paramref name="level"/>.</summary>
+    protected static async Task<List<RollupRow>> ReadRollupRowsAsync(DbDataReader reader, RollupLevel level, CancellationToken cancellationToken)
+    {
+        var rows = new List<RollupRow>();
         var k = level.HasKiosk ? 2 : level.HasSite ? 1 : 0;
-        while (await reader.ReadAsync(command.CancellationToken))
+        while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(new RollupRow
             {
