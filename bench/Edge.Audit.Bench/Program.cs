@@ -164,6 +164,7 @@ internal static class IngestBench
 
         // 1. Saturated: submit as fast as the pipeline takes them (the bounded queue pushes back).
         var payloads = MakePayloads(n, 1);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         foreach (var (topic, payload) in payloads)
         {
@@ -172,6 +173,7 @@ internal static class IngestBench
 
         await pipeline.WaitUntilDrainedAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
         var seconds = sw.Elapsed.TotalSeconds;
+        var cpuPerEvent = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / n; // decode, queue, writer; not the database
         var saturated = stats.Snapshot();
 
         // 2. Paced at the target rate for 5 s: the lag a kiosk fleet sending at that rate sees (receipt → committed).
@@ -198,7 +200,7 @@ internal static class IngestBench
 
         var stored = await store.CountEventsAsync(CancellationToken.None) - warm;
         Console.WriteLine($"[load {File.ReadAllText("/proc/loadavg")[..14]}] ingest {name,-10}: {n:N0} events (after {WarmupEvents:N0} warm-up) in {seconds:F2} s = {n / seconds:N0} events/s saturated " +
-            $"(batch {options.Value.Ingest.BatchSize}, {writer.WriterCount} writer(s), p99 lag at saturation {saturated.LagP99Ms:F0} ms); " +
+            $"(batch {options.Value.Ingest.BatchSize}, {writer.WriterCount} writer(s), p99 lag at saturation {saturated.LagP99Ms:F0} ms, this process {cpuPerEvent:F0} us CPU/event); " +
             $"paced {rate:N0}/s (offered {paced.Length / pacedSeconds:N0}/s achieved) for {pacedSeconds:F1} s: lag p50 {lag.LagP50Ms:F1} ms, p99 {lag.LagP99Ms:F1} ms, max {lag.LagMaxMs:F1} ms; stored {stored:N0}, store failures {lag.StoreFailures}");
         if (stored != n + paced.Length)
         {
