@@ -51,7 +51,7 @@ if (only is "" or "ingest")
     {
         var cs = await Pg.FreshDatabaseAsync("edge_audit_bench_ingest");
         await IngestBench.RunAsync("PostgreSQL", () => new PostgresAuditStore(cs, TimeProvider.System, NullLogger<PostgresAuditStore>.Instance),
-            events, a.Int("--rate-postgres", 10_000));
+            events, a.Int("--rate-postgres", 10_000), () => Pg.BackendCpuAsync(cs));
         await Pg.DropDatabaseAsync("edge_audit_bench_ingest");
     }
 }
@@ -149,7 +149,8 @@ internal static class IngestBench
         return result;
     }
 
-    public static async Task RunAsync(string name, Func<IAuditStore> createStore, int n, int rate)
+    /// <param name="serverCpu">CPU used so far by the database server's processes serving this store, where it can be read.</param>
+    public static async Task RunAsync(string name, Func<IAuditStore> createStore, int n, int rate, Func<Task<TimeSpan>>? serverCpu = null)
     {
         var store = createStore();
         await store.MigrateAsync(CancellationToken.None);
@@ -180,6 +181,7 @@ internal static class IngestBench
         // 1. Saturated: submit as fast as the pipeline takes them (the bounded queue pushes back).
         var payloads = MakePayloads(n, 1);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var serverCpuBefore = serverCpu is null ? TimeSpan.Zero : await serverCpu();
         var sw = Stopwatch.StartNew();
         foreach (var (topic, payload) in payloads)
         {
@@ -189,6 +191,7 @@ internal static class IngestBench
         await pipeline.WaitUntilDrainedAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
         var seconds = sw.Elapsed.TotalSeconds;
         var cpuPerEvent = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / n; // decode, queue, writer; not the database
+        var serverCpuText = serverCpu is null ? "" : $", server {((await serverCpu()) - serverCpuBefore).TotalMicroseconds / n:F0} us CPU/event";
         var saturated = stats.Snapshot();
 
         // 2. Paced at the target rate for 5 s: the lag a kiosk fleet sending at that rate sees (receipt → committed).
@@ -215,7 +218,7 @@ internal static class IngestBench
 
         var stored = await store.CountEventsAsync(CancellationToken.None) - warm;
         Console.WriteLine($"[load {File.ReadAllText("/proc/loadavg")[..14]}] ingest {name,-10}: {n:N0} events (after {warmedUp:N0} warm-up) in {seconds:F2} s = {n / seconds:N0} events/s saturated " +
-            $"(batch {options.Value.Ingest.BatchSize}, {writer.WriterCount} writer(s), p99 lag at saturation {saturated.LagP99Ms:F0} ms, this process {cpuPerEvent:F0} us CPU/event); " +
+            $"(batch {options.Value.Ingest.BatchSize}, {writer.WriterCount} writer(s), p99 lag at saturation {saturated.LagP99Ms:F0} ms, this process {cpuPerEvent:F0} us CPU/event{serverCpuText}); " +
             $"paced {rate:N0}/s (offered {paced.Length / pacedSeconds:N0}/s achieved) for {pacedSeconds:F1} s: lag p50 {lag.LagP50Ms:F1} ms, p99 {lag.LagP99Ms:F1} ms, max {lag.LagMaxMs:F1} ms; stored {stored:N0}, store failures {lag.StoreFailures}");
         if (stored != n + paced.Length)
         {
@@ -344,6 +347,33 @@ internal static class Pg
         await Psql($"DROP DATABASE IF EXISTS {db}");
         await Psql($"CREATE DATABASE {db} OWNER {Role}");
         return Cs(db);
+    }
+
+    /// <summary>
+    /// CPU time so far of the server processes connected to the database of <paramref name="cs"/> (the store's pooled
+    /// connections), from /proc: what the database spends on the benchmark's statements, background workers excluded.
+    /// </summary>
+    public static async Task<TimeSpan> BackendCpuAsync(string cs)
+    {
+        await using var conn = new NpgsqlConnection(cs);
+        await conn.OpenAsync();
+        var pids = await conn.QueryAsync<int>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        long ticks = 0;
+        foreach (var pid in pids)
+        {
+            try
+            {
+                var stat = await File.ReadAllTextAsync($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture); // utime, stime
+            }
+            catch (IOException)
+            {
+                // the backend has gone
+            }
+        }
+
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ
     }
 
     public static async Task DropDatabaseAsync(string db)
