@@ -61,18 +61,18 @@ public sealed class PostgresAuditStore : SqlAuditStore, IAsyncDisposable
 
         var unique = WithoutRepeatedIds(events);
         var byId = new Dictionary<string, IncomingEvent>(unique.Count, StringComparer.Ordinal);
-        var touched = new RollupAccumulator(); // every cell the batch may add to; those of duplicates are locked for nothing
+        var kioskHours = new HashSet<RollupKey>(); // every cell the batch may add to; those of duplicates are locked for nothing
         foreach (var e in unique)
         {
             byId[e.EventId] = e;
-            touched.Add(e.SiteId, e.KioskId, e.CapturedAtMs, e.Scores, e.Flagged);
+            kioskHours.Add(new RollupKey(e.SiteId, e.KioskId, RollupKey.HourOf(e.CapturedAtMs)));
         }
 
         var levels = RollupLevel.All;
         var keys = new RollupKey[levels.Count][];
         for (var l = 0; l < levels.Count; l++)
         {
-            keys[l] = [.. touched.For(levels[l]).Keys]; // sorted: writers lock cells in one order
+            keys[l] = [.. kioskHours.Select(levels[l].Project).Distinct().Order()]; // sorted: writers lock cells in one order
         }
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
