@@ -18,58 +18,90 @@ public static class Summaries
 
         // Rows sorted into group order (site, kiosk, hour), so each group's rows are adjacent and are summed into one
         // reused cell: no histogram is allocated per group, which matters when every kiosk-hour is its own group.
-        var keys = new GroupKey[rows.Count];
+        var groupOrder = new GroupOrder(rows, bySite, byKiosk, byHour);
         var order = new int[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
+        for (var i = 0; i < order.Length; i++)
         {
-            var row = rows[i];
-            keys[i] = new GroupKey(bySite ? row.SiteId : null, byKiosk ? row.KioskId : null, byHour ? row.HourMs : null);
             order[i] = i;
         }
 
-        Array.Sort(keys, order);
-        var groups = new List<SummaryDto>();
+        Array.Sort(order, groupOrder);
+        var groups = new List<SummaryDto>(rows.Count);
         var cell = new RollupCell();
         Span<double> percentiles = stackalloc double[Quantiles.Length];
-        for (var first = 0; first < keys.Length;)
+        for (var first = 0; first < order.Length;)
         {
             cell.Clear();
             var next = first;
-            for (; next < keys.Length && keys[next].CompareTo(keys[first]) == 0; next++)
+            for (; next < order.Length && groupOrder.Compare(order[next], order[first]) == 0; next++)
             {
                 rows[order[next]].AddTo(cell);
             }
 
-            var expressions = new Dictionary<string, ExpressionStatsDto>(ExpressionClasses.Count);
-            for (var x = 0; x < ExpressionClasses.Count; x++)
+            var stats = new ExpressionStatsDto[ExpressionClasses.Count];
+            for (var x = 0; x < stats.Length; x++)
             {
                 cell.Percentiles(x, Quantiles, percentiles);
-                expressions[ExpressionClasses.Names[x]] = new ExpressionStatsDto(cell.Mean(x), percentiles[0], percentiles[1], percentiles[2]);
+                stats[x] = new ExpressionStatsDto(cell.Mean(x), percentiles[0], percentiles[1], percentiles[2]);
             }
 
-            var key = keys[first];
+            var row = rows[order[first]];
             groups.Add(new SummaryDto(
-                key.Site, key.Kiosk, key.Hour is { } h ? DateTimeOffset.FromUnixTimeMilliseconds(h) : null,
-                cell.Events, cell.Flagged, cell.Events == 0 ? 0 : (double)cell.Flagged / cell.Events, expressions));
+                bySite ? row.SiteId : null, byKiosk ? row.KioskId : null, byHour ? DateTimeOffset.FromUnixTimeMilliseconds(row.HourMs) : null,
+                cell.Events, cell.Flagged, cell.Events == 0 ? 0 : (double)cell.Flagged / cell.Events, new ExpressionStatsMap(stats)));
             first = next;
         }
 
         return new SummaryResponseDto(groups, rows.Count);
     }
 
-    /// <summary>A group: the keys the query groups by (null for the others), ordered ordinally, site first.</summary>
-    private readonly record struct GroupKey(string? Site, string? Kiosk, long? Hour) : IComparable<GroupKey>
+    /// <summary>Orders row indices by the keys the query groups by, ordinally, site first (rows comparing equal form one group).</summary>
+    private sealed class GroupOrder(IReadOnlyList<RollupRow> rows, bool bySite, bool byKiosk, bool byHour) : IComparer<int>
     {
-        public int CompareTo(GroupKey other)
+        public int Compare(int x, int y)
         {
-            var c = string.CompareOrdinal(Site, other.Site);
-            if (c != 0)
+            RollupRow a = rows[x], b = rows[y];
+            var c = bySite ? string.CompareOrdinal(a.SiteId, b.SiteId) : 0;
+            if (c == 0 && byKiosk)
             {
-                return c;
+                c = string.CompareOrdinal(a.KioskId, b.KioskId);
             }
 
-            c = string.CompareOrdinal(Kiosk, other.Kiosk);
-            return c != 0 ? c : Nullable.Compare(Hour, other.Hour);
+            return c == 0 && byHour ? a.HourMs.CompareTo(b.HourMs) : c;
         }
+    }
+
+    /// <summary>
+    /// The seven expressions' stats by name, in <see cref="ExpressionClasses.Names"/> order: one array instead of a hash
+    /// table per group (a summary by kiosk and hour has one group per kiosk-hour).
+    /// </summary>
+    private sealed class ExpressionStatsMap(ExpressionStatsDto[] stats) : IReadOnlyDictionary<string, ExpressionStatsDto>
+    {
+        public ExpressionStatsDto this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException(key);
+
+        public IEnumerable<string> Keys => ExpressionClasses.Names;
+
+        public IEnumerable<ExpressionStatsDto> Values => stats;
+
+        public int Count => stats.Length;
+
+        public bool ContainsKey(string key) => ExpressionClasses.IndexOf(key) >= 0;
+
+        public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ExpressionStatsDto value)
+        {
+            var i = ExpressionClasses.IndexOf(key);
+            value = i >= 0 ? stats[i] : null;
+            return i >= 0;
+        }
+
+        public IEnumerator<KeyValuePair<string, ExpressionStatsDto>> GetEnumerator()
+        {
+            for (var i = 0; i < stats.Length; i++)
+            {
+                yield return new KeyValuePair<string, ExpressionStatsDto>(ExpressionClasses.Names[i], stats[i]);
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }
