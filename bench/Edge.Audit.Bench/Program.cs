@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using Dapper;
 using Edge.Audit;
 using Edge.Audit.Api;
@@ -15,8 +16,11 @@ using Npgsql;
 // Edge.Audit benchmark: ingest throughput and lag into SQLite and PostgreSQL through the real decoder, channel and
 // batching writer; and the summary query over a 10-million-event store (hourly roll-up). Short runs, one machine.
 //
-//   dotnet run -c Release --project bench/Edge.Audit.Bench -- [--events 60000] [--rate-sqlite 5000] [--rate-postgres 10000]
+//   dotnet run -c Release --project bench/Edge.Audit.Bench -- [--events 60000] [--warmup 30000] [--max-warmup 300000] [--rate-sqlite 5000] [--rate-postgres 10000]
 //       [--summary-events 10000000] [--only ingest|summary] [--no-postgres] [--no-sqlite] [--data DIR]
+//
+// The ingest stores are dropped after their run; the summary stores are kept under --data and in the database
+// edge_audit_bench_summary_{N}, because generating them takes minutes (remove them by hand when done).
 var a = new Args(args);
 var events = a.Int("--events", 60_000);
 var summaryEvents = a.Int("--summary-events", 10_000_000);
@@ -26,6 +30,8 @@ var withPostgres = !a.Flag("--no-postgres");
 var withSqlite = !a.Flag("--no-sqlite");
 IngestBench.Writers = a.Int("--writers", 0);
 IngestBench.BatchSize = a.Int("--batch", 500);
+IngestBench.WarmupEvents = a.Int("--warmup", 30_000);
+IngestBench.MaxWarmupEvents = a.Int("--max-warmup", 300_000);
 Directory.CreateDirectory(data);
 Console.WriteLine($"edge-audit bench · load average {File.ReadAllText("/proc/loadavg").Trim()} · {Environment.ProcessorCount} cores · .NET {Environment.Version} · {TimeProvider.System.GetUtcNow():O}");
 
@@ -37,13 +43,16 @@ if (only is "" or "ingest")
     {
         await IngestBench.RunAsync("SQLite", () => new SqliteAuditStore($"Data Source={sqlitePath}", TimeProvider.System, NullLogger<SqliteAuditStore>.Instance),
             events, a.Int("--rate-sqlite", 5_000));
+        SqliteConnection.ClearAllPools();
+        DeleteSqlite(sqlitePath);
     }
 
     if (withPostgres)
     {
         var cs = await Pg.FreshDatabaseAsync("edge_audit_bench_ingest");
         await IngestBench.RunAsync("PostgreSQL", () => new PostgresAuditStore(cs, TimeProvider.System, NullLogger<PostgresAuditStore>.Instance),
-            events, a.Int("--rate-postgres", 10_000));
+            events, a.Int("--rate-postgres", 10_000), () => Pg.BackendCpuAsync(cs));
+        await Pg.DropDatabaseAsync("edge_audit_bench_ingest");
     }
 }
 
@@ -88,6 +97,16 @@ internal static class IngestBench
 
     public static int BatchSize { get; set; } = 500;
 
+    /// <summary>
+    /// Events written before measuring, at least. The service runs for days, so what matters is its steady state: until
+    /// the JIT has moved the hot paths to tier 1, a fresh process spends a large part of its CPU compiling, and on a
+    /// loaded machine that takes long (measured at load 21: 53 us CPU/event after 30,000 warm-up events, 16 after
+    /// 100,000). So the warm-up goes on, 10,000 events at a time, until a round compiles almost nothing new.
+    /// </summary>
+    public static int WarmupEvents { get; set; } = 30_000;
+
+    public static int MaxWarmupEvents { get; set; } = 300_000;
+
     /// <summary>Payloads as kiosks send them: 20 kiosks, 10 % with a 64×64 heatmap, 5 % flagged with a face crop.</summary>
     public static (string Topic, byte[] Payload)[] MakePayloads(int n, int seed)
     {
@@ -130,7 +149,8 @@ internal static class IngestBench
         return result;
     }
 
-    public static async Task RunAsync(string name, Func<IAuditStore> createStore, int n, int rate)
+    /// <param name="serverCpu">CPU used so far by the database server's processes serving this store, where it can be read.</param>
+    public static async Task RunAsync(string name, Func<IAuditStore> createStore, int n, int rate, Func<Task<TimeSpan>>? serverCpu = null)
     {
         var store = createStore();
         await store.MigrateAsync(CancellationToken.None);
@@ -140,17 +160,28 @@ internal static class IngestBench
         using var writer = new BatchWriter(pipeline, store, options, Time, NullLogger<BatchWriter>.Instance);
         await writer.StartAsync(CancellationToken.None);
 
-        // 0. Warm-up (JIT, connection pool, caches), not measured.
-        foreach (var (topic, payload) in MakePayloads(5_000, 3))
+        // 0. Warm-up (JIT tiering, connection pool, caches), not measured.
+        var warmedUp = 0;
+        long compiled;
+        do
         {
-            await pipeline.SubmitAsync(topic, payload, CancellationToken.None);
-        }
+            compiled = JitInfo.GetCompiledMethodCount();
+            foreach (var (topic, payload) in MakePayloads(10_000, 100 + warmedUp))
+            {
+                await pipeline.SubmitAsync(topic, payload, CancellationToken.None);
+            }
 
-        await pipeline.WaitUntilDrainedAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
+            await pipeline.WaitUntilDrainedAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
+            warmedUp += 10_000;
+        }
+        while ((warmedUp < WarmupEvents || JitInfo.GetCompiledMethodCount() - compiled > 10) && warmedUp < MaxWarmupEvents);
+
         var warm = await store.CountEventsAsync(CancellationToken.None);
 
         // 1. Saturated: submit as fast as the pipeline takes them (the bounded queue pushes back).
         var payloads = MakePayloads(n, 1);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var serverCpuBefore = serverCpu is null ? TimeSpan.Zero : await serverCpu();
         var sw = Stopwatch.StartNew();
         foreach (var (topic, payload) in payloads)
         {
@@ -159,6 +190,8 @@ internal static class IngestBench
 
         await pipeline.WaitUntilDrainedAsync(TimeSpan.FromMinutes(5), CancellationToken.None);
         var seconds = sw.Elapsed.TotalSeconds;
+        var cpuPerEvent = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / n; // decode, queue, writer; not the database
+        var serverCpuText = serverCpu is null ? "" : $", server {((await serverCpu()) - serverCpuBefore).TotalMicroseconds / n:F0} us CPU/event";
         var saturated = stats.Snapshot();
 
         // 2. Paced at the target rate for 5 s: the lag a kiosk fleet sending at that rate sees (receipt → committed).
@@ -184,8 +217,8 @@ internal static class IngestBench
         await writer.StopAsync(CancellationToken.None);
 
         var stored = await store.CountEventsAsync(CancellationToken.None) - warm;
-        Console.WriteLine($"[load {File.ReadAllText("/proc/loadavg")[..14]}] ingest {name,-10}: {n:N0} events in {seconds:F2} s = {n / seconds:N0} events/s saturated " +
-            $"(batch {options.Value.Ingest.BatchSize}, {writer.WriterCount} writer(s), p99 lag at saturation {saturated.LagP99Ms:F0} ms); " +
+        Console.WriteLine($"[load {File.ReadAllText("/proc/loadavg")[..14]}] ingest {name,-10}: {n:N0} events (after {warmedUp:N0} warm-up) in {seconds:F2} s = {n / seconds:N0} events/s saturated " +
+            $"(batch {options.Value.Ingest.BatchSize}, {writer.WriterCount} writer(s), p99 lag at saturation {saturated.LagP99Ms:F0} ms, this process {cpuPerEvent:F0} us CPU/event{serverCpuText}); " +
             $"paced {rate:N0}/s (offered {paced.Length / pacedSeconds:N0}/s achieved) for {pacedSeconds:F1} s: lag p50 {lag.LagP50Ms:F1} ms, p99 {lag.LagP99Ms:F1} ms, max {lag.LagMaxMs:F1} ms; stored {stored:N0}, store failures {lag.StoreFailures}");
         if (stored != n + paced.Length)
         {
@@ -232,23 +265,37 @@ internal static class SummaryBench
             ("one site, 7 days, by kiosk", new SummaryQuery("site-1", null, startMs, startMs + (7L * 86_400_000)), ["kiosk"]),
             ("all sites, 10.5 days, by site", new SummaryQuery(null, null, startMs + (43_200_000), startMs + (11L * 86_400_000)), ["site"]),
             ("all 10M events, by hour", new SummaryQuery(null, null, null, null), ["hour"]),
+            ("all 10M events, by site,hour", new SummaryQuery(null, null, null, null), ["site", "hour"]),
+            ("all 10M events, by kiosk,hour", new SummaryQuery(null, null, null, null), ["kiosk", "hour"]),
+            ("one site, 30 days, by hour", new SummaryQuery("site-1", null, null, null), ["hour"]),
             ("one kiosk, 1 day, by hour", new SummaryQuery("site-1", "kiosk-5", startMs + 86_400_000, startMs + (2L * 86_400_000)), ["hour"]),
         };
         foreach (var (label, query, groupBy) in cases)
         {
-            var times = new List<double>();
+            // Warm-up as for ingest: the API serves the same summaries for days, so measure once the JIT is quiet.
             SummaryResponseDto? last = null;
-            for (var i = 0; i < 12; i++)
+            var warmups = 0;
+            long compiled;
+            do
+            {
+                compiled = JitInfo.GetCompiledMethodCount();
+                last = await Summaries.ComputeAsync(store, query, groupBy, CancellationToken.None);
+                warmups++;
+            }
+            while ((warmups < 3 || JitInfo.GetCompiledMethodCount() - compiled > 0) && warmups < 30);
+
+            var times = new List<double>();
+            for (var i = 0; i < 20; i++)
             {
                 var sw = Stopwatch.StartNew();
                 last = await Summaries.ComputeAsync(store, query, groupBy, CancellationToken.None);
                 times.Add(sw.Elapsed.TotalMilliseconds);
             }
 
-            times = times.Skip(2).Order().ToList(); // two warm-up runs
+            times.Sort();
             var events = last!.Groups.Sum(g => g.Events);
-            Console.WriteLine($"summary {name,-10}: {label,-28} {events,12:N0} events from {last.RollupRows,6:N0} roll-up rows: " +
-                $"median {times[times.Count / 2]:F1} ms, max {times[^1]:F1} ms");
+            Console.WriteLine($"summary {name,-10}: {label,-30} {events,12:N0} events, {last.Groups.Count,6:N0} groups from {last.RollupRows,6:N0} roll-up rows: " +
+                $"median {times[times.Count / 2]:F1} ms, p90 {times[(times.Count * 9) / 10]:F1} ms, max {times[^1]:F1} ms (20 runs after {warmups} warm-up)");
         }
 
         if (store is IAsyncDisposable d)
@@ -311,6 +358,39 @@ internal static class Pg
         await Psql($"DROP DATABASE IF EXISTS {db}");
         await Psql($"CREATE DATABASE {db} OWNER {Role}");
         return Cs(db);
+    }
+
+    /// <summary>
+    /// CPU time so far of the server processes connected to the database of <paramref name="cs"/> (the store's pooled
+    /// connections), from /proc: what the database spends on the benchmark's statements, background workers excluded.
+    /// </summary>
+    public static async Task<TimeSpan> BackendCpuAsync(string cs)
+    {
+        await using var conn = new NpgsqlConnection(cs);
+        await conn.OpenAsync();
+        var pids = await conn.QueryAsync<int>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        long ticks = 0;
+        foreach (var pid in pids)
+        {
+            try
+            {
+                var stat = await File.ReadAllTextAsync($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture); // utime, stime
+            }
+            catch (IOException)
+            {
+                // the backend has gone
+            }
+        }
+
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ
+    }
+
+    public static async Task DropDatabaseAsync(string db)
+    {
+        NpgsqlConnection.ClearAllPools();
+        await Psql($"DROP DATABASE IF EXISTS {db}");
     }
 
     public static async Task<string> DatabaseAsync(string db)

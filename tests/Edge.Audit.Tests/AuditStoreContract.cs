@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Edge.Audit.Api;
 using Edge.Audit.Ingest;
 using Edge.Audit.Storage;
 using Edge.Testing;
@@ -71,17 +72,204 @@ public abstract class AuditStoreContract : IAsyncLifetime
             await _store.WriteEventsAsync(batch, Ct);
         }
 
-        var incremental = Snapshot(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct));
+        var incremental = await SnapshotAllLevelsAsync();
         await _store.RebuildRollupsAsync(Ct);
-        var rebuilt = Snapshot(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct));
+        var rebuilt = await SnapshotAllLevelsAsync();
 
-        Assert.Equal(200, incremental.Sum(r => r.Events));
-        Assert.Equal(9, incremental.Count); // 3 kiosks x 3 hours
-        Assert.Equal(rebuilt.Select(r => (r.Key, r.Events, r.Flagged, r.Hist)), incremental.Select(r => (r.Key, r.Events, r.Flagged, r.Hist)));
-        for (var i = 0; i < rebuilt.Count; i++)
+        var kioskHours = incremental[(RollupScope.Kiosk, true)];
+        Assert.Equal(200, kioskHours.Sum(r => r.Events));
+        Assert.Equal(9, kioskHours.Count); // 3 kiosks x 3 hours
+        Assert.Equal(3, incremental[(RollupScope.Fleet, true)].Count); // 3 hours
+        foreach (var (level, rows) in incremental)
         {
-            Assert.Equal(rebuilt[i].SumHappy, incremental[i].SumHappy, 3);
+            Assert.Equal(200, rows.Sum(r => r.Events));
+            AssertSameRollups(rebuilt[level], rows);
         }
+    }
+
+    [StoreFact]
+    public async Task MigrateAsync_StoreFromBeforeSiteAndFleetLevels_FillsThemFromHourly()
+    {
+        var rng = new Random(5);
+        await _store.WriteEventsAsync(Enumerable.Range(0, 120).Select(i => TestEvents.Incoming(TestEvents.Event(
+            site: "site-" + rng.Next(2), kiosk: "kiosk-" + rng.Next(3), at: TestEvents.T0.AddMinutes(rng.Next(2 * 24 * 60)),
+            happy: (float)rng.NextDouble(), flagged: rng.Next(4) == 0))).ToList(), Ct);
+        var expected = await SnapshotAllLevelsAsync();
+        await using (var conn = await OpenRawAsync())
+        {
+            await Exec(conn, "DROP TABLE site_hourly_rollup; DROP TABLE site_daily_rollup; DROP TABLE fleet_hourly_rollup; DROP TABLE fleet_daily_rollup; " +
+                "DELETE FROM schema_migrations WHERE version >= 5");
+        }
+
+        Assert.Equal(6, await _store.MigrateAsync(Ct));
+
+        var migrated = await SnapshotAllLevelsAsync();
+        foreach (var (level, rows) in expected)
+        {
+            AssertSameRollups(rows, migrated[level]);
+        }
+    }
+
+    [StoreFact]
+    public async Task MigrateAsync_HistogramsInFixedLayout_RewrittenCompactWithSameBins()
+    {
+        await SeedGridAsync();
+        var expected = await SnapshotAllLevelsAsync();
+        await using (var conn = await OpenRawAsync())
+        {
+            foreach (var row in await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct))
+            {
+                var bins = new long[ExpressionClasses.Count * RollupCell.Bins];
+                RollupCell.AddHist(row.Hist, bins);
+                var blob = new byte[RollupCell.HistBytes];
+                for (var i = 0; i < bins.Length; i++)
+                {
+                    System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(blob.AsSpan(i * sizeof(int)), (int)bins[i]);
+                }
+
+                await Exec(conn, "UPDATE hourly_rollup SET hist = @H WHERE site_id = @S AND kiosk_id = @K AND hour_ms = @T",
+                    ("H", blob), ("S", row.SiteId), ("K", row.KioskId), ("T", row.HourMs));
+            }
+
+            await Exec(conn, "DELETE FROM schema_migrations WHERE version = 6");
+        }
+
+        Assert.True((await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly: true, Ct)).All(r => r.Hist.Length == RollupCell.HistBytes));
+        Assert.Equal(6, await _store.MigrateAsync(Ct));
+
+        var migrated = await SnapshotAllLevelsAsync();
+        foreach (var (level, rows) in expected)
+        {
+            AssertSameRollups(rows, migrated[level]);
+        }
+    }
+
+    private async Task<Dictionary<(RollupScope Scope, bool Hourly), List<(string Key, long Events, long Flagged, double SumHappy, string Hist)>>> SnapshotAllLevelsAsync()
+    {
+        var all = new Dictionary<(RollupScope, bool), List<(string, long, long, double, string)>>();
+        foreach (var scope in Enum.GetValues<RollupScope>())
+        {
+            foreach (var hourly in new[] { true, false })
+            {
+                all[(scope, hourly)] = Snapshot(await _store.ReadRollupsAsync(new SummaryQuery(null, null, null, null), hourly, scope, Ct));
+            }
+        }
+
+        return all;
+    }
+
+    private static void AssertSameRollups(
+        List<(string Key, long Events, long Flagged, double SumHappy, string Hist)> expected, List<(string Key, long Events, long Flagged, double SumHappy, string Hist)> actual)
+    {
+        Assert.Equal(expected.Select(r => (r.Key, r.Events, r.Flagged, r.Hist)), actual.Select(r => (r.Key, r.Events, r.Flagged, r.Hist)));
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].SumHappy, actual[i].SumHappy, 3);
+        }
+    }
+
+    /// <summary>Events over three days at three sites whose kiosk ids repeat, written in batches, then a replay of ten of them.</summary>
+    private async Task<List<IncomingEvent>> SeedSpreadAsync()
+    {
+        var rng = new Random(23);
+        var all = new List<IncomingEvent>();
+        for (var b = 0; b < 6; b++)
+        {
+            var batch = Enumerable.Range(0, 60).Select(_ => TestEvents.Incoming(TestEvents.Event(
+                site: "site-" + rng.Next(3), kiosk: "kiosk-" + rng.Next(2), at: TestEvents.T0.AddMinutes(rng.Next(3 * 24 * 60)),
+                happy: (float)rng.NextDouble(), flagged: rng.Next(6) == 0))).ToList();
+            await _store.WriteEventsAsync(batch, Ct);
+            all.AddRange(batch);
+        }
+
+        // A replay with other scores is a duplicate: stored once, in no roll-up twice.
+        var replay = all.Take(10).Select(e => e with { Scores = [.. e.Scores.Select(x => 1 - x)] }).ToList();
+        Assert.Equal(new WriteResult(0, 10), await _store.WriteEventsAsync(replay, Ct));
+        return all;
+    }
+
+    [StoreFact]
+    public async Task Summaries_EveryGroupingAndFilter_SameNumbersAsDirectComputationOverRawEvents()
+    {
+        var events = await SeedSpreadAsync();
+        var day = TestEvents.T0.ToUnixTimeMilliseconds();
+        string[][] groupings = [[], ["site"], ["kiosk"], ["hour"], ["site", "hour"], ["kiosk", "hour"], ["site", "kiosk"]];
+        SummaryQuery[] queries =
+        [
+            new(null, null, null, null),
+            new("site-1", null, null, null),
+            new("site-1", "kiosk-0", null, null),
+            new(null, "kiosk-1", null, null),
+            new(null, null, day + (5 * 3_600_000) + 60_000, day + (2 * 86_400_000) + (3 * 3_600_000) + 1), // partial hours and days at both ends
+            new("site-2", null, day + 86_400_000, day + (2 * 86_400_000)), // one whole day
+        ];
+
+        foreach (var query in queries)
+        {
+            foreach (var groupBy in groupings)
+            {
+                var fast = await Summaries.ComputeAsync(_store, query, groupBy, Ct);
+                var direct = DirectSummary(events, query, groupBy);
+
+                var what = $"{query} by [{string.Join(",", groupBy)}]";
+                Assert.True(direct.Count > 0, what);
+                Assert.Equal(direct.Select(d => d.Key), fast.Groups.Select(g => (g.SiteId, g.KioskId, g.Hour?.ToUnixTimeMilliseconds())));
+                foreach (var (d, g) in direct.Zip(fast.Groups))
+                {
+                    Assert.Equal((d.Cell.Events, d.Cell.Flagged), (g.Events, g.Flagged));
+                    Assert.Equal((double)d.Cell.Flagged / d.Cell.Events, g.FlagRate, 1e-12);
+                    for (var x = 0; x < ExpressionClasses.Count; x++)
+                    {
+                        var stats = g.Expressions[ExpressionClasses.Names[x]];
+                        Assert.Equal(d.Cell.Mean(x), stats.Mean, 1e-9);
+                        Assert.Equal(d.Cell.Percentile(x, 0.5), stats.P50, 1e-12);
+                        Assert.Equal(d.Cell.Percentile(x, 0.9), stats.P90, 1e-12);
+                        Assert.Equal(d.Cell.Percentile(x, 0.99), stats.P99, 1e-12);
+
+                        // and within one histogram bin of the exact percentile of the raw scores
+                        var sorted = d.Scores[x].Order().ToArray();
+                        Assert.InRange(stats.P90, sorted[(int)Math.Ceiling(0.9 * sorted.Length) - 1] - 0.0201, sorted[(int)Math.Ceiling(0.9 * sorted.Length) - 1] + 0.0201);
+                    }
+                }
+            }
+        }
+
+        // Hour groups over the whole fleet come from the fleet level: one roll-up row per hour, not one per kiosk-hour.
+        var byHour = await Summaries.ComputeAsync(_store, new SummaryQuery(null, null, null, null), ["hour"], Ct);
+        Assert.Equal(byHour.Groups.Count, byHour.RollupRows);
+    }
+
+    /// <summary>The summary computed from the raw events: the same groups, counts, exact means, and a histogram per group.</summary>
+    private static List<((string? Site, string? Kiosk, long? Hour) Key, RollupCell Cell, List<double>[] Scores)> DirectSummary(
+        IEnumerable<IncomingEvent> events, SummaryQuery q, string[] groupBy)
+    {
+        bool bySite = groupBy.Contains("site") || groupBy.Contains("kiosk"), byKiosk = groupBy.Contains("kiosk"), byHour = groupBy.Contains("hour");
+        var groups = new Dictionary<(string?, string?, long?), (RollupCell Cell, List<double>[] Scores)>();
+        foreach (var e in events)
+        {
+            var hour = RollupKey.HourOf(e.CapturedAtMs);
+            if ((q.Site is not null && e.SiteId != q.Site) || (q.Kiosk is not null && e.KioskId != q.Kiosk)
+                || (q.FromMs is { } from && hour < RollupKey.HourOf(from)) || (q.ToMs is { } to && hour >= to))
+            {
+                continue;
+            }
+
+            var key = (bySite ? e.SiteId : null, byKiosk ? e.KioskId : null, byHour ? hour : (long?)null);
+            if (!groups.TryGetValue(key, out var g))
+            {
+                g = (new RollupCell(), Enumerable.Range(0, ExpressionClasses.Count).Select(_ => new List<double>()).ToArray());
+                groups[key] = g;
+            }
+
+            g.Cell.Add(e.Scores, e.Flagged);
+            for (var x = 0; x < ExpressionClasses.Count; x++)
+            {
+                g.Scores[x].Add(e.Scores[x]);
+            }
+        }
+
+        return groups.OrderBy(g => g.Key.Item1, StringComparer.Ordinal).ThenBy(g => g.Key.Item2, StringComparer.Ordinal).ThenBy(g => g.Key.Item3)
+            .Select(g => (g.Key, g.Value.Cell, g.Value.Scores)).ToList();
     }
 
     [StoreFact]
@@ -228,10 +416,18 @@ public abstract class AuditStoreContract : IAsyncLifetime
         return await (ValueTask<DbConnection>)field.Invoke(_store, [CancellationToken.None])!;
     }
 
-    private static async Task Exec(DbConnection conn, string sql)
+    private static async Task Exec(DbConnection conn, string sql, params (string Name, object Value)[] args)
     {
         await using var cmd = conn.CreateCommand();
         cmd.CommandText = sql;
+        foreach (var (name, value) in args)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value;
+            cmd.Parameters.Add(p);
+        }
+
         await cmd.ExecuteNonQueryAsync();
     }
 
@@ -263,7 +459,7 @@ public abstract class AuditStoreContract : IAsyncLifetime
     {
         var again = await _store.MigrateAsync(Ct);
 
-        Assert.Equal(4, again);
+        Assert.Equal(6, again);
     }
 
     [StoreFact]

@@ -10,7 +10,7 @@ public interface IAuditStore
     /// <summary>Applies the versioned migrations not yet applied; returns the schema version.</summary>
     Task<int> MigrateAsync(CancellationToken cancellationToken);
 
-    /// <summary>Stores new events (a known event id is a duplicate, not stored twice) and maintains the hourly roll-up.</summary>
+    /// <summary>Stores new events (a known event id is a duplicate, not stored twice) and maintains every roll-up level.</summary>
     Task<WriteResult> WriteEventsAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken);
 
     /// <summary>Records kiosk statuses (an older status than the one stored is ignored).</summary>
@@ -38,7 +38,13 @@ public interface IAuditStore
     /// </summary>
     Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, bool hourly, CancellationToken cancellationToken);
 
-    /// <summary>Recomputes the roll-up from the events table (after a bulk load or a repair).</summary>
+    /// <summary>
+    /// The same at <paramref name="scope"/>: one row per site (KioskId "") or for the whole fleet (SiteId and KioskId "")
+    /// per bucket, read from the roll-up kept at that scope. A site scope cannot filter by kiosk, a fleet scope by either.
+    /// </summary>
+    Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, bool hourly, RollupScope scope, CancellationToken cancellationToken);
+
+    /// <summary>Recomputes every roll-up level from the events table (after a bulk load or a repair).</summary>
     Task RebuildRollupsAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<KioskStatusRow>> ListKioskStatusAsync(CancellationToken cancellationToken);

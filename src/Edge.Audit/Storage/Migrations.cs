@@ -139,6 +139,51 @@ internal static class Migrations
                 );
                 CREATE INDEX ix_daily_rollup_day ON daily_rollup (day_ms);
                 """)),
+            new(5, "site and fleet roll-ups: a summary reads one row per group and bucket it returns, not one per kiosk behind it", T("""
+                CREATE TABLE site_hourly_rollup (
+                    site_id TEXT NOT NULL,
+                    hour_ms BIGINT NOT NULL,
+                    events BIGINT NOT NULL,
+                    flagged BIGINT NOT NULL,
+                    sum_angry {DOUBLE} NOT NULL, sum_disgust {DOUBLE} NOT NULL, sum_fear {DOUBLE} NOT NULL,
+                    sum_happy {DOUBLE} NOT NULL, sum_sad {DOUBLE} NOT NULL, sum_surprise {DOUBLE} NOT NULL,
+                    sum_neutral {DOUBLE} NOT NULL,
+                    hist {BLOB} NOT NULL,
+                    PRIMARY KEY (site_id, hour_ms)
+                );
+                CREATE INDEX ix_site_hourly_rollup_hour ON site_hourly_rollup (hour_ms);
+                CREATE TABLE site_daily_rollup (
+                    site_id TEXT NOT NULL,
+                    day_ms BIGINT NOT NULL,
+                    events BIGINT NOT NULL,
+                    flagged BIGINT NOT NULL,
+                    sum_angry {DOUBLE} NOT NULL, sum_disgust {DOUBLE} NOT NULL, sum_fear {DOUBLE} NOT NULL,
+                    sum_happy {DOUBLE} NOT NULL, sum_sad {DOUBLE} NOT NULL, sum_surprise {DOUBLE} NOT NULL,
+                    sum_neutral {DOUBLE} NOT NULL,
+                    hist {BLOB} NOT NULL,
+                    PRIMARY KEY (site_id, day_ms)
+                );
+                CREATE INDEX ix_site_daily_rollup_day ON site_daily_rollup (day_ms);
+                CREATE TABLE fleet_hourly_rollup (
+                    hour_ms BIGINT NOT NULL PRIMARY KEY,
+                    events BIGINT NOT NULL,
+                    flagged BIGINT NOT NULL,
+                    sum_angry {DOUBLE} NOT NULL, sum_disgust {DOUBLE} NOT NULL, sum_fear {DOUBLE} NOT NULL,
+                    sum_happy {DOUBLE} NOT NULL, sum_sad {DOUBLE} NOT NULL, sum_surprise {DOUBLE} NOT NULL,
+                    sum_neutral {DOUBLE} NOT NULL,
+                    hist {BLOB} NOT NULL
+                );
+                CREATE TABLE fleet_daily_rollup (
+                    day_ms BIGINT NOT NULL PRIMARY KEY,
+                    events BIGINT NOT NULL,
+                    flagged BIGINT NOT NULL,
+                    sum_angry {DOUBLE} NOT NULL, sum_disgust {DOUBLE} NOT NULL, sum_fear {DOUBLE} NOT NULL,
+                    sum_happy {DOUBLE} NOT NULL, sum_sad {DOUBLE} NOT NULL, sum_surprise {DOUBLE} NOT NULL,
+                    sum_neutral {DOUBLE} NOT NULL,
+                    hist {BLOB} NOT NULL
+                );
+                """)),
+            new(6, "roll-up histograms in the compact layout (rewritten by the data step)", "SELECT 1;"),
         ];
     }
 }

@@ -20,17 +20,14 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
         "id, event_id, site_id, kiosk_id, captured_at_ms, received_at_ms, model_id, model_sha256, angry, disgust, fear, happy, sad, " +
         "surprise, neutral, top_class, flagged, flag_reason, box_x1, box_y1, box_x2, box_y2, detector_score, frame_width, frame_height, review_state";
 
-    private const string RollupValueColumns =
+    protected const string RollupValueColumns =
         "events, flagged, sum_angry, sum_disgust, sum_fear, sum_happy, sum_sad, sum_surprise, sum_neutral, hist";
 
-    /// <summary>The two roll-up levels: hourly (timelines, hour groups, range edges) and daily (whole days of long ranges).</summary>
-    private static readonly (string Table, string Bucket) Hourly = ("hourly_rollup", "hour_ms");
-    private static readonly (string Table, string Bucket) Daily = ("daily_rollup", "day_ms");
+    protected static string Columns(RollupLevel level) => $"{level.KeyColumns}, {RollupValueColumns}";
 
-    private static string Columns((string Table, string Bucket) level) => $"site_id, kiosk_id, {level.Bucket}, {RollupValueColumns}";
-
-    /// <summary>Selects a level's rows as <see cref="RollupRow"/> (the bucket start lands in HourMs).</summary>
-    private static string SelectColumns((string Table, string Bucket) level) => $"site_id, kiosk_id, {level.Bucket} AS hour_ms, {RollupValueColumns}";
+    /// <summary>Selects a level's rows as <see cref="RollupRow"/> (the bucket start lands in HourMs; keys the level lacks stay "").</summary>
+    protected static string SelectColumns(RollupLevel level) =>
+        (level.HasKiosk ? "site_id, kiosk_id, " : level.HasSite ? "site_id, " : "") + $"{level.Bucket} AS hour_ms, {RollupValueColumns}";
 
     public abstract StorageProvider Provider { get; }
 
@@ -43,9 +40,6 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
     protected virtual string ForUpdate => string.Empty;
 
     protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
-
-    /// <summary>Inserts the events whose id is new (ON CONFLICT DO NOTHING) and returns those that were inserted.</summary>
-    protected abstract Task<List<IncomingEvent>> InsertNewEventsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken);
 
     /// <summary>Serialises migrations between instances (PostgreSQL advisory lock); SQLite's write transaction already does.</summary>
     protected virtual Task LockForMigrationAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) => Task.CompletedTask;
@@ -74,7 +68,18 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
                 new { m.Version, m.Name, At = timeProvider.GetUtcNow().ToUnixTimeMilliseconds() }, tx, cancellationToken: cancellationToken));
             if (m.Version == 4)
             {
-                await RebuildDailyFromHourlyAsync(connection, tx, (c, t, cells) => MergeRollupAsync(c, t, cells, Daily, cancellationToken), cancellationToken);
+                await FillFromHourlyAsync(connection, tx, [RollupLevel.KioskDaily], cancellationToken);
+            }
+            else if (m.Version == 5)
+            {
+                await FillFromHourlyAsync(connection, tx, [RollupLevel.SiteHourly, RollupLevel.SiteDaily, RollupLevel.FleetHourly, RollupLevel.FleetDaily], cancellationToken);
+            }
+            else if (m.Version == 6)
+            {
+                foreach (var level in RollupLevel.All)
+                {
+                    await RewriteLevelAsync(connection, tx, level, cancellationToken);
+                }
             }
 
             Log.MigrationApplied(logger, m.Version, m.Name);
@@ -85,13 +90,15 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
         return latest;
     }
 
-    public async Task<WriteResult> WriteEventsAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken)
-    {
-        if (events.Count == 0)
-        {
-            return new WriteResult(0, 0);
-        }
+    /// <summary>
+    /// Inserts the events whose id is new (ON CONFLICT DO NOTHING) with their heatmaps and crops, and adds exactly those
+    /// to every roll-up level, in one transaction.
+    /// </summary>
+    public abstract Task<WriteResult> WriteEventsAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken);
 
+    /// <summary>The batch with a repeated event id kept once (the first), so the insert sees each id once.</summary>
+    protected static List<IncomingEvent> WithoutRepeatedIds(IReadOnlyList<IncomingEvent> events)
+    {
         var unique = new List<IncomingEvent>(events.Count);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var e in events)
@@ -102,19 +109,7 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             }
         }
 
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        var inserted = await InsertNewEventsAsync(connection, tx, unique, cancellationToken);
-        var rollup = new RollupAccumulator();
-        foreach (var e in inserted)
-        {
-            rollup.Add(e.SiteId, e.KioskId, e.CapturedAtMs, e.Scores, e.Flagged);
-        }
-
-        await MergeRollupAsync(connection, tx, rollup.Cells, Hourly, cancellationToken);
-        await MergeRollupAsync(connection, tx, rollup.Daily(), Daily, cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-        return new WriteResult(inserted.Count, events.Count - inserted.Count);
+        return unique;
     }
 
     /// <summary>
@@ -122,11 +117,12 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
     /// rows exist, read them (locked FOR UPDATE on PostgreSQL, so concurrent instances serialise per cell; keys sorted, so
     /// they lock in one order), then write the sums back with one multi-row upsert.
     /// </summary>
-    private async Task MergeRollupAsync(DbConnection connection, DbTransaction tx, SortedDictionary<RollupKey, RollupCell> cells,
-        (string Table, string Bucket) level, CancellationToken cancellationToken)
+    protected async Task MergeRollupAsync(DbConnection connection, DbTransaction tx, SortedDictionary<RollupKey, RollupCell> cells,
+        RollupLevel level, CancellationToken cancellationToken)
     {
         var empty = new RollupCell().HistBlob();
-        var (table, bucket) = level;
+        var table = level.Table;
+        var keyColumns = level.KeyColumns;
         foreach (var chunk in cells.Chunk(200))
         {
             var keys = new StringBuilder();
@@ -137,22 +133,19 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             for (var i = 0; i < chunk.Length; i++)
             {
                 var (key, _) = chunk[i];
-                keys.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@S{i}, @K{i}, @H{i})");
-                values.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"(@S{i}, @K{i}, @H{i}, 0, 0, 0, 0, 0, 0, 0, 0, 0, @Empty)");
-                foreach (var args in new[] { keyArgs, ensureArgs })
-                {
-                    args.Add("S" + i, key.Site);
-                    args.Add("K" + i, key.Kiosk);
-                    args.Add("H" + i, key.HourMs);
-                }
+                var tuple = KeyTuple(level, i);
+                keys.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"({tuple})");
+                values.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"({tuple}, 0, 0, 0, 0, 0, 0, 0, 0, 0, @Empty)");
+                AddKey(keyArgs, level, i, key);
+                AddKey(ensureArgs, level, i, key);
             }
 
             await connection.ExecuteAsync(new CommandDefinition(
-                $"INSERT INTO {table} ({Columns(level)}) VALUES {values} ON CONFLICT (site_id, kiosk_id, {bucket}) DO NOTHING",
+                $"INSERT INTO {table} ({Columns(level)}) VALUES {values} ON CONFLICT ({keyColumns}) DO NOTHING",
                 ensureArgs, tx, cancellationToken: cancellationToken));
-            var existing = (await connection.QueryAsync<RollupRow>(new CommandDefinition(
-                $"SELECT {SelectColumns(level)} FROM {table} WHERE (site_id, kiosk_id, {bucket}) IN (VALUES {keys}) " +
-                $"ORDER BY site_id, kiosk_id, {bucket}{ForUpdate}", keyArgs, tx, cancellationToken: cancellationToken)))
+            var existing = (await ReadRollupRowsAsync(connection, level, new CommandDefinition(
+                $"SELECT {SelectColumns(level)} FROM {table} WHERE ({keyColumns}) IN (VALUES {keys}) " +
+                $"ORDER BY {keyColumns}{ForUpdate}", keyArgs, tx, cancellationToken: cancellationToken)))
                 .ToDictionary(r => new RollupKey(r.SiteId, r.KioskId, r.HourMs));
 
             var upsert = new StringBuilder();
@@ -164,10 +157,8 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
                 cell.Merge(batchCell);
                 existing[key].AddTo(cell);
                 upsert.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture,
-                    $"(@S{i}, @K{i}, @H{i}, @E{i}, @F{i}, @A{i}0, @A{i}1, @A{i}2, @A{i}3, @A{i}4, @A{i}5, @A{i}6, @B{i})");
-                upsertArgs.Add("S" + i, key.Site);
-                upsertArgs.Add("K" + i, key.Kiosk);
-                upsertArgs.Add("H" + i, key.HourMs);
+                    $"({KeyTuple(level, i)}, @E{i}, @F{i}, @A{i}0, @A{i}1, @A{i}2, @A{i}3, @A{i}4, @A{i}5, @A{i}6, @B{i})");
+                AddKey(upsertArgs, level, i, key);
                 upsertArgs.Add("E" + i, cell.Events);
                 upsertArgs.Add("F" + i, cell.Flagged);
                 for (var k = 0; k < ExpressionClasses.Count; k++)
@@ -179,11 +170,30 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             }
 
             await connection.ExecuteAsync(new CommandDefinition(
-                $"INSERT INTO {table} ({Columns(level)}) VALUES {upsert} ON CONFLICT (site_id, kiosk_id, {bucket}) DO UPDATE SET " +
+                $"INSERT INTO {table} ({Columns(level)}) VALUES {upsert} ON CONFLICT ({keyColumns}) DO UPDATE SET " +
                 "events = excluded.events, flagged = excluded.flagged, sum_angry = excluded.sum_angry, sum_disgust = excluded.sum_disgust, " +
                 "sum_fear = excluded.sum_fear, sum_happy = excluded.sum_happy, sum_sad = excluded.sum_sad, sum_surprise = excluded.sum_surprise, " +
                 "sum_neutral = excluded.sum_neutral, hist = excluded.hist", upsertArgs, tx, cancellationToken: cancellationToken));
         }
+    }
+
+    /// <summary>"@S{i}, @K{i}, @H{i}" with only the keys <paramref name="level"/> has.</summary>
+    private static string KeyTuple(RollupLevel level, int i) => string.Create(CultureInfo.InvariantCulture,
+        $"{(level.HasSite ? $"@S{i}, " : "")}{(level.HasKiosk ? $"@K{i}, " : "")}@H{i}");
+
+    private static void AddKey(DynamicParameters args, RollupLevel level, int i, RollupKey key)
+    {
+        if (level.HasSite)
+        {
+            args.Add("S" + i, key.Site);
+        }
+
+        if (level.HasKiosk)
+        {
+            args.Add("K" + i, key.Kiosk);
+        }
+
+        args.Add("H" + i, key.HourMs);
     }
 
     public async Task WriteStatusesAsync(IReadOnlyList<IncomingStatus> statuses, CancellationToken cancellationToken)
@@ -334,40 +344,50 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
         return review;
     }
 
-    public async Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, bool hourly, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, bool hourly, CancellationToken cancellationToken) =>
+        ReadRollupsAsync(query, hourly, RollupScope.Kiosk, cancellationToken);
+
+    public async Task<IReadOnlyList<RollupRow>> ReadRollupsAsync(SummaryQuery query, bool hourly, RollupScope scope, CancellationToken cancellationToken)
     {
+        if ((query.Kiosk is not null && scope != RollupScope.Kiosk) || (query.Site is not null && scope == RollupScope.Fleet))
+        {
+            throw new ArgumentException($"a {scope} roll-up cannot be filtered by {(query.Kiosk is not null ? "kiosk" : "site")}", nameof(scope));
+        }
+
         // Hours are included when they start in [hour of From, To). Without hourly grouping, whole days inside that
         // range come from the daily level and only the partial days at the edges from the hourly one.
+        var hourLevel = RollupLevel.Of(scope, daily: false);
+        var dayLevel = RollupLevel.Of(scope, daily: true);
         var lo = query.FromMs is { } f ? RollupKey.HourOf(f) : (long?)null;
         var hi = query.ToMs;
         await using var connection = await OpenAsync(cancellationToken);
         if (hourly)
         {
-            return await ReadLevelAsync(connection, Hourly, query, lo, hi, cancellationToken);
+            return await ReadLevelAsync(connection, hourLevel, query, lo, hi, cancellationToken);
         }
 
         var dayStart = lo is { } l ? RollupKey.DayCeiling(l) : (long?)null;
         var dayEnd = hi is { } h ? RollupKey.DayCeiling(h - (23 * RollupKey.HourMsLength)) : (long?)null;
         if (dayStart is not null && dayEnd is not null && dayEnd <= dayStart)
         {
-            return await ReadLevelAsync(connection, Hourly, query, lo, hi, cancellationToken);
+            return await ReadLevelAsync(connection, hourLevel, query, lo, hi, cancellationToken);
         }
 
-        var rows = await ReadLevelAsync(connection, Daily, query, dayStart, dayEnd, cancellationToken);
+        var rows = await ReadLevelAsync(connection, dayLevel, query, dayStart, dayEnd, cancellationToken);
         if (lo is not null && lo < dayStart)
         {
-            rows.AddRange(await ReadLevelAsync(connection, Hourly, query, lo, dayStart, cancellationToken));
+            rows.AddRange(await ReadLevelAsync(connection, hourLevel, query, lo, dayStart, cancellationToken));
         }
 
         if (hi is not null && dayEnd < hi)
         {
-            rows.AddRange(await ReadLevelAsync(connection, Hourly, query, dayEnd, hi, cancellationToken));
+            rows.AddRange(await ReadLevelAsync(connection, hourLevel, query, dayEnd, hi, cancellationToken));
         }
 
         return rows;
     }
 
-    private static async Task<List<RollupRow>> ReadLevelAsync(DbConnection connection, (string Table, string Bucket) level, SummaryQuery query,
+    private static async Task<List<RollupRow>> ReadLevelAsync(DbConnection connection, RollupLevel level, SummaryQuery query,
         long? from, long? to, CancellationToken cancellationToken)
     {
         var sql = new StringBuilder($"SELECT {SelectColumns(level)} FROM {level.Table} WHERE 1 = 1");
@@ -396,8 +416,45 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
             args.Add("To", to.Value);
         }
 
-        var rows = await connection.QueryAsync<RollupRow>(new CommandDefinition(sql.ToString(), args, cancellationToken: cancellationToken));
-        return rows.AsList();
+        return await ReadRollupRowsAsync(connection, level, new CommandDefinition(sql.ToString(), args, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>
+    /// Runs a SELECT of <see cref="SelectColumns"/> on <paramref name="level"/> and maps the rows by position (a summary
+    /// by kiosk and hour reads one row per kiosk-hour, so the per-row cost shows).
+    /// </summary>
+    protected static async Task<List<RollupRow>> ReadRollupRowsAsync(DbConnection connection, RollupLevel level, CommandDefinition command)
+    {
+        await using var reader = await connection.ExecuteReaderAsync(command);
+        return await ReadRollupRowsAsync(reader, level, command.CancellationToken);
+    }
+
+    /// <summary>The current result set of <paramref name="reader"/>, a SELECT of <see cref="SelectColumns"/> on <paramref name="level"/>.</summary>
+    protected static async Task<List<RollupRow>> ReadRollupRowsAsync(DbDataReader reader, RollupLevel level, CancellationToken cancellationToken)
+    {
+        var rows = new List<RollupRow>();
+        var k = level.HasKiosk ? 2 : level.HasSite ? 1 : 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new RollupRow
+            {
+                SiteId = level.HasSite ? reader.GetString(0) : "",
+                KioskId = level.HasKiosk ? reader.GetString(1) : "",
+                HourMs = reader.GetInt64(k),
+                Events = reader.GetInt64(k + 1),
+                Flagged = reader.GetInt64(k + 2),
+                SumAngry = reader.GetDouble(k + 3),
+                SumDisgust = reader.GetDouble(k + 4),
+                SumFear = reader.GetDouble(k + 5),
+                SumHappy = reader.GetDouble(k + 6),
+                SumSad = reader.GetDouble(k + 7),
+                SumSurprise = reader.GetDouble(k + 8),
+                SumNeutral = reader.GetDouble(k + 9),
+                Hist = reader.GetFieldValue<byte[]>(k + 10),
+            });
+        }
+
+        return rows;
     }
 
     public async Task RebuildRollupsAsync(CancellationToken cancellationToken)
@@ -422,32 +479,50 @@ public abstract class SqlAuditStore(TimeProvider timeProvider, ILogger logger) :
 
         await using var write = await OpenAsync(cancellationToken);
         await using var tx = await write.BeginTransactionAsync(cancellationToken);
-        await write.ExecuteAsync(new CommandDefinition("DELETE FROM hourly_rollup; DELETE FROM daily_rollup", transaction: tx, cancellationToken: cancellationToken));
-        await MergeRollupAsync(write, tx, rollup.Cells, Hourly, cancellationToken);
-        await MergeRollupAsync(write, tx, rollup.Daily(), Daily, cancellationToken);
+        foreach (var level in RollupLevel.All)
+        {
+            await write.ExecuteAsync(new CommandDefinition($"DELETE FROM {level.Table}", transaction: tx, cancellationToken: cancellationToken));
+            await MergeRollupAsync(write, tx, rollup.For(level), level, cancellationToken);
+        }
+
         await tx.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Fills the daily level from the hourly one (data step of migration 4, for stores that had events before it).</summary>
-    private static async Task RebuildDailyFromHourlyAsync(DbConnection connection, DbTransaction tx, Func<DbConnection, DbTransaction, SortedDictionary<RollupKey, RollupCell>, Task> merge, CancellationToken cancellationToken)
+    /// <summary>Writes every row of <paramref name="level"/> again, so its histograms take the current layout (data step of migration 6).</summary>
+    private async Task RewriteLevelAsync(DbConnection connection, DbTransaction tx, RollupLevel level, CancellationToken cancellationToken)
     {
-        var hourly = await connection.QueryAsync<RollupRow>(new CommandDefinition(
-            $"SELECT {SelectColumns(Hourly)} FROM hourly_rollup", transaction: tx, cancellationToken: cancellationToken));
-        var days = new SortedDictionary<RollupKey, RollupCell>();
-        foreach (var row in hourly)
+        var rows = await ReadRollupRowsAsync(connection, level, new CommandDefinition(
+            $"SELECT {SelectColumns(level)} FROM {level.Table}", transaction: tx, cancellationToken: cancellationToken));
+        var cells = new SortedDictionary<RollupKey, RollupCell>();
+        foreach (var row in rows)
         {
-            var key = new RollupKey(row.SiteId, row.KioskId, RollupKey.DayOf(row.HourMs));
-            if (!days.TryGetValue(key, out var cell))
-            {
-                cell = new RollupCell();
-                days[key] = cell;
-            }
-
+            var cell = new RollupCell();
             row.AddTo(cell);
+            cells[new RollupKey(row.SiteId, row.KioskId, row.HourMs)] = cell;
         }
 
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM daily_rollup", transaction: tx, cancellationToken: cancellationToken));
-        await merge(connection, tx, days);
+        await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM {level.Table}", transaction: tx, cancellationToken: cancellationToken));
+        await MergeRollupAsync(connection, tx, cells, level, cancellationToken);
+    }
+
+    /// <summary>Fills <paramref name="levels"/> from the hourly kiosk level (data step of the migrations that add a level, for stores that had events before it).</summary>
+    private async Task FillFromHourlyAsync(DbConnection connection, DbTransaction tx, IReadOnlyList<RollupLevel> levels, CancellationToken cancellationToken)
+    {
+        var hourly = await ReadRollupRowsAsync(connection, RollupLevel.KioskHourly, new CommandDefinition(
+            $"SELECT {SelectColumns(RollupLevel.KioskHourly)} FROM {RollupLevel.KioskHourly.Table}", transaction: tx, cancellationToken: cancellationToken));
+        var cells = new Dictionary<RollupKey, RollupCell>();
+        foreach (var row in hourly)
+        {
+            var cell = new RollupCell();
+            row.AddTo(cell);
+            cells[new RollupKey(row.SiteId, row.KioskId, row.HourMs)] = cell;
+        }
+
+        foreach (var level in levels)
+        {
+            await connection.ExecuteAsync(new CommandDefinition($"DELETE FROM {level.Table}", transaction: tx, cancellationToken: cancellationToken));
+            await MergeRollupAsync(connection, tx, RollupAccumulator.Project(cells, level), level, cancellationToken);
+        }
     }
 
     public async Task<IReadOnlyList<KioskStatusRow>> ListKioskStatusAsync(CancellationToken cancellationToken)

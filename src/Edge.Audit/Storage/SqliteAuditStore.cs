@@ -47,7 +47,34 @@ public sealed class SqliteAuditStore(string connectionString, TimeProvider timeP
         }
     }
 
-    protected override async Task<List<IncomingEvent>> InsertNewEventsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken)
+    public override async Task<WriteResult> WriteEventsAsync(IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken)
+    {
+        if (events.Count == 0)
+        {
+            return new WriteResult(0, 0);
+        }
+
+        var unique = WithoutRepeatedIds(events);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        var inserted = await InsertNewEventsAsync(connection, tx, unique, cancellationToken);
+        var rollup = new RollupAccumulator();
+        foreach (var e in inserted)
+        {
+            rollup.Add(e.SiteId, e.KioskId, e.CapturedAtMs, e.Scores, e.Flagged);
+        }
+
+        foreach (var level in RollupLevel.All)
+        {
+            await MergeRollupAsync(connection, tx, rollup.For(level), level, cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        return new WriteResult(inserted.Count, events.Count - inserted.Count);
+    }
+
+    /// <summary>Inserts the events whose id is new (ON CONFLICT DO NOTHING) and returns those that were inserted.</summary>
+    private static async Task<List<IncomingEvent>> InsertNewEventsAsync(DbConnection connection, DbTransaction transaction, IReadOnlyList<IncomingEvent> events, CancellationToken cancellationToken)
     {
         var inserted = new List<IncomingEvent>(events.Count);
         await using var insert = connection.CreateCommand();
