@@ -132,21 +132,26 @@ internal static class HeatmapCodecV2
     /// Encodes with the fewest bytes whose decoded map correlates ≥ <paramref name="minCorrelation"/> with the input
     /// (the quantiser step is searched; the encoder measures its own decoded output), unless that exceeds
     /// <paramref name="maxBytes"/>: then the finest step that fits. No managed allocation once the pools are warm.
+    /// <paramref name="levels"/> (0–3) and <paramref name="periodLog2"/> (0–2) are the format byte's; other values than
+    /// the defaults serve the decoder's tests.
     /// </summary>
-    public static HeatmapFrame EncodeTo(ReadOnlySpan<float> map, int width, int height, Span<byte> destination, int maxBytes, double minCorrelation)
+    public static HeatmapFrame EncodeTo(ReadOnlySpan<float> map, int width, int height, Span<byte> destination, int maxBytes, double minCorrelation,
+        int levels = EncoderLevels, int periodLog2 = EncoderPeriodLog2)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)levels, 3u, nameof(levels));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)periodLog2, 2u, nameof(periodLog2));
         var n = width * height;
         var values = ArrayPool<int>.Shared.Rent(n);
         var normalised = ArrayPool<long>.Shared.Rent(n);
-        var padded = PaddedLength(width, height, EncoderLevels);
+        var padded = PaddedLength(width, height, levels);
         var magnitudes = ArrayPool<byte>.Shared.Rent(padded);
         var signs = ArrayPool<sbyte>.Shared.Rent(padded);
         try
         {
             var scratch = new Scratch(values.AsSpan(0, n), normalised.AsSpan(0, n), magnitudes.AsSpan(0, padded), signs.AsSpan(0, padded));
-            Span<byte> gains = stackalloc byte[1 << (2 * EncoderPeriodLog2)];
-            var maxAbs = Gains(map, width, height, gains);
-            var layout = new Layout(width, height, EncoderLevels, EncoderPeriodLog2, gains);
+            Span<byte> gains = stackalloc byte[1 << (2 * periodLog2)];
+            var maxAbs = Gains(map, width, height, periodLog2, gains);
+            var layout = new Layout(width, height, levels, periodLog2, gains);
             if (!(maxAbs > 0) || !float.IsFinite(maxAbs))
             {
                 // All zero (or not finite, as v1 treats it): scale 0, every value 0.
@@ -317,9 +322,9 @@ internal static class HeatmapCodecV2
     }
 
     /// <summary>Per-phase gains: 255 × rms of the phase / the largest phase rms (at least 1; all 255 for a zero map). Returns max |R|.</summary>
-    private static float Gains(ReadOnlySpan<float> map, int width, int height, Span<byte> gains)
+    private static float Gains(ReadOnlySpan<float> map, int width, int height, int periodLog2, Span<byte> gains)
     {
-        var period = 1 << EncoderPeriodLog2;
+        var period = 1 << periodLog2;
         Span<double> energy = stackalloc double[gains.Length];
         energy.Clear();
         var maxAbs = 0f;
