@@ -17,7 +17,7 @@ using Npgsql;
 // batching writer; and the summary query over a 10-million-event store (hourly roll-up). Short runs, one machine.
 //
 //   dotnet run -c Release --project bench/Edge.Audit.Bench -- [--events 60000] [--warmup 30000] [--max-warmup 300000] [--rate-sqlite 5000] [--rate-postgres 10000]
-//       [--summary-events 10000000] [--only ingest|summary] [--no-postgres] [--no-sqlite] [--data DIR]
+//       [--summary-events 10000000] [--only ingest|summary|heatmap] [--no-postgres] [--no-sqlite] [--data DIR]
 //
 // The ingest stores are dropped after their run; the summary stores are kept under --data and in the database
 // edge_audit_bench_summary_{N}, because generating them takes minutes (remove them by hand when done).
@@ -34,6 +34,11 @@ IngestBench.WarmupEvents = a.Int("--warmup", 30_000);
 IngestBench.MaxWarmupEvents = a.Int("--max-warmup", 300_000);
 Directory.CreateDirectory(data);
 Console.WriteLine($"edge-audit bench · load average {File.ReadAllText("/proc/loadavg").Trim()} · {Environment.ProcessorCount} cores · .NET {Environment.Version} · {TimeProvider.System.GetUtcNow():O}");
+
+if (only is "" or "heatmap")
+{
+    HeatmapBench.Run(a.Int("--heatmap-runs", 2000));
+}
 
 if (only is "" or "ingest")
 {
@@ -86,6 +91,88 @@ static void DeleteSqlite(string path)
     foreach (var f in new[] { path, path + "-wal", path + "-shm" })
     {
         File.Delete(f);
+    }
+}
+
+/// <summary>
+/// Validation and decoding of codec v2 heatmaps as ingest and the review page run them, on the real maps of the shared
+/// vectors (tests/Shared/Fixtures/heatmap-codec-v2.json, written by the kiosk's encoder): thread-CPU ms per map.
+/// </summary>
+internal static class HeatmapBench
+{
+    public static void Run(int runs)
+    {
+        var path = FixturePath();
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path));
+        foreach (var v in doc.RootElement.GetProperty("vectors").EnumerateArray())
+        {
+            var (w, h) = (v.GetProperty("width").GetInt32(), v.GetProperty("height").GetInt32());
+            if (w * h < 4096)
+            {
+                continue;
+            }
+
+            var data = Convert.FromBase64String(v.GetProperty("data").GetString()!);
+            for (var i = 0; i < 1000; i++) // past tiered JIT's second tier
+            {
+                _ = HeatmapDecoder.TryValidate(2, w, h, data);
+                _ = HeatmapDecoder.Decode(2, w, h, 0.01f, data);
+            }
+
+            var a0 = GC.GetAllocatedBytesForCurrentThread();
+            var c0 = ThreadCpu.Milliseconds();
+            for (var i = 0; i < runs; i++)
+            {
+                if (HeatmapDecoder.TryValidate(2, w, h, data) is { } problem)
+                {
+                    throw new InvalidDataException(problem);
+                }
+            }
+
+            var validate = (ThreadCpu.Milliseconds() - c0) / runs;
+            var validateAllocated = (GC.GetAllocatedBytesForCurrentThread() - a0) / runs;
+            c0 = ThreadCpu.Milliseconds();
+            for (var i = 0; i < runs; i++)
+            {
+                _ = HeatmapDecoder.Decode(2, w, h, 0.01f, data);
+            }
+
+            var decode = (ThreadCpu.Milliseconds() - c0) / runs;
+            Console.WriteLine(FormattableString.Invariant(
+                $"heatmap v2 {w}x{h} {data.Length,4} B ({v.GetProperty("name").GetString()}): validate {validate:F3} ms ({validateAllocated} B allocated), decode to floats {decode:F3} ms"));
+        }
+    }
+
+    private static string FixturePath()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var path = Path.Combine(dir.FullName, "tests", "Shared", "Fixtures", "heatmap-codec-v2.json");
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        throw new FileNotFoundException("tests/Shared/Fixtures/heatmap-codec-v2.json not found above " + AppContext.BaseDirectory);
+    }
+}
+
+internal static class ThreadCpu
+{
+    public static double Milliseconds()
+    {
+        _ = ClockGetTime(3, out var ts); // CLOCK_THREAD_CPUTIME_ID
+        return (ts.Seconds * 1e3) + (ts.Nanoseconds / 1e6);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec ts);
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
     }
 }
 

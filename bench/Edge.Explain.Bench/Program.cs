@@ -215,8 +215,26 @@ var levelStats = new List<(int Levels, int Bytes, double R)>();
 var red2 = new List<(int Bytes, double R)>();
 var wire = new byte[HeatmapCodec.MaxEncodedLength(4096)];
 var compact = new List<(string Map, int Bytes, double R)>();
+var compactV1 = new List<(string Map, int Bytes, double R)>();
 var compactCost = new List<(double Allocated, double Ms)>();
-var legacyCost = new List<(double Allocated, double Ms)>();
+var decodeCost = new List<double>();
+var v1Cost = new List<(double Allocated, double Ms)>();
+// Warm both compact encoders and the v2 decoder (tiered JIT) so the per-frame costs below are steady-state.
+{
+    var warm = new float[4096];
+    for (var i = 0; i < warm.Length; i++)
+    {
+        warm[i] = MathF.Sin(i * 0.37f) * MathF.Cos(i * 0.011f) * ((i & 65) == 0 ? 3 : 1);
+    }
+
+    for (var i = 0; i < 200; i++)
+    {
+        var f2 = HeatmapCodec.EncodeCompactTo(warm, 64, 64, wire);
+        _ = HeatmapCodec.Decode(new EncodedHeatmap(f2.CodecVersion, f2.Width, f2.Height, f2.Scale, wire.AsSpan(0, f2.Length).ToArray()));
+        _ = HeatmapCodec.EncodeCompactV1To(warm, 64, 64, wire);
+    }
+}
+
 foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", CultureInfo.InvariantCulture)))
 {
     full.Explain(x, [happy, FaceExplainer.TopClass], scores, logits, mapFull);
@@ -253,9 +271,12 @@ foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", Cul
     {
         var mapK = src.AsSpan(0, 4096);
         var frame = HeatmapCodec.EncodeCompactTo(mapK, 64, 64, wire);
-        var decodedK = HeatmapCodec.Decode(new EncodedHeatmap(HeatmapCodec.Version1, frame.Width, frame.Height, frame.Scale, wire.AsSpan(0, frame.Length).ToArray()));
-        var backK = frame.Width == 64 ? decodedK : HeatmapCodec.Expand(decodedK, frame.Width, 64 / frame.Width, 64, 64);
-        compact.Add((which, frame.Length, HeatmapCodec.Correlation(mapK, backK)));
+        var encodedK = new EncodedHeatmap(frame.CodecVersion, frame.Width, frame.Height, frame.Scale, wire.AsSpan(0, frame.Length).ToArray());
+        compact.Add((which, frame.Length, HeatmapCodec.Correlation(mapK, HeatmapCodec.Decode(encodedK))));
+        var frame1 = HeatmapCodec.EncodeCompactV1To(mapK, 64, 64, wire);
+        var decoded1 = HeatmapCodec.Decode(new EncodedHeatmap(frame1.CodecVersion, frame1.Width, frame1.Height, frame1.Scale, wire.AsSpan(0, frame1.Length).ToArray()));
+        var back1 = frame1.Width == 64 ? decoded1 : HeatmapCodec.Expand(decoded1, frame1.Width, 64 / frame1.Width, 64, 64);
+        compactV1.Add((which, frame1.Length, HeatmapCodec.Correlation(mapK, back1)));
         var a0 = GC.GetAllocatedBytesForCurrentThread();
         var c0 = ThreadCpu.Milliseconds();
         for (var i = 0; i < 20; i++)
@@ -264,14 +285,30 @@ foreach (var (name, x) in crops.Take(int.Parse(Arg("--faces-max") ?? "1000", Cul
         }
 
         compactCost.Add(((GC.GetAllocatedBytesForCurrentThread() - a0) / 20.0, (ThreadCpu.Milliseconds() - c0) / 20));
+        c0 = ThreadCpu.Milliseconds();
+        for (var i = 0; i < 20; i++)
+        {
+            HeatmapCodec.Decode(encodedK);
+        }
+
+        decodeCost.Add((ThreadCpu.Milliseconds() - c0) / 20);
         a0 = GC.GetAllocatedBytesForCurrentThread();
         c0 = ThreadCpu.Milliseconds();
         for (var i = 0; i < 20; i++)
         {
-            LegacyCompact(mapK);
+            HeatmapCodec.EncodeCompactV1To(mapK, 64, 64, wire);
         }
 
-        legacyCost.Add(((GC.GetAllocatedBytesForCurrentThread() - a0) / 20.0, (ThreadCpu.Milliseconds() - c0) / 20));
+        v1Cost.Add(((GC.GetAllocatedBytesForCurrentThread() - a0) / 20.0, (ThreadCpu.Milliseconds() - c0) / 20));
+    }
+
+    if (Arg("--dump-maps") is { } dumpDir)
+    {
+        // Raw little-endian float32 64×64 maps (happy, full and reduced), for codec experiments outside the pipeline.
+        Directory.CreateDirectory(dumpDir);
+        var stem = Path.GetFileNameWithoutExtension(name);
+        await File.WriteAllBytesAsync(Path.Combine(dumpDir, stem + "_full.f32"), System.Runtime.InteropServices.MemoryMarshal.AsBytes(mapFull.AsSpan(0, 4096)).ToArray());
+        await File.WriteAllBytesAsync(Path.Combine(dumpDir, stem + "_reduced.f32"), System.Runtime.InteropServices.MemoryMarshal.AsBytes(mapReduced.AsSpan(0, 4096)).ToArray());
     }
 
     if (Arg("--png") is { } pngDir)
@@ -291,12 +328,15 @@ Console.WriteLine(FormattableString.Invariant($"reduced vs full (happy): mean r 
 Console.WriteLine(FormattableString.Invariant($"codec v1 full map 64×64: mean {bytes1.Average():F0} B max {bytes1.Max()} B, r min {corr1.Min():F4}; 32×32 block sums: mean {bytes2.Average():F0} B max {bytes2.Max()} B, r min {corr2.Min():F4}"));
 
 Console.WriteLine(FormattableString.Invariant($"codec v1 reduced map 64×64: mean {red1.Average(x => x.Bytes):F0} B max {red1.Max(x => x.Bytes)} B, r min {red1.Min(x => x.R):F4}; 32×32: mean {red2.Average(x => x.Bytes):F0} B max {red2.Max(x => x.Bytes)} B, r min {red2.Min(x => x.R):F4}"));
-foreach (var grp in compact.GroupBy(x => x.Map))
+foreach (var (label, list) in new[] { ("EncodeCompactTo", compact), ("EncodeCompactV1To", compactV1) })
 {
-    Console.WriteLine(FormattableString.Invariant($"EncodeCompactTo ({grp.Key} maps): bytes mean {grp.Average(x => x.Bytes):F0} max {grp.Max(x => x.Bytes)}, r mean {grp.Average(x => x.R):F4} min {grp.Min(x => x.R):F4}, ≤1 KB at r ≥ 0.99 for {grp.Count(x => x.Bytes <= 1024 && x.R >= 0.99)}/{grp.Count()}"));
+    foreach (var grp in list.GroupBy(x => x.Map))
+    {
+        Console.WriteLine(FormattableString.Invariant($"{label} ({grp.Key} maps, codec v{(label == "EncodeCompactTo" ? 2 : 1)}): bytes mean {grp.Average(x => x.Bytes):F0} max {grp.Max(x => x.Bytes)}, r mean {grp.Average(x => x.R):F4} min {grp.Min(x => x.R):F4}, ≤1 KB at r ≥ 0.99 for {grp.Count(x => x.Bytes <= 1024 && x.R >= 0.99)}/{grp.Count()}"));
+    }
 }
 
-Console.WriteLine(FormattableString.Invariant($"EncodeCompactTo cost per frame (warm): {compactCost.Average(x => x.Allocated):F0} B allocated, {compactCost.Average(x => x.Ms):F3} ms thread-CPU; the previous search (encode/decode/correlate each candidate in turn): {legacyCost.Average(x => x.Allocated):F0} B, {legacyCost.Average(x => x.Ms):F3} ms"));
+Console.WriteLine(FormattableString.Invariant($"EncodeCompactTo (v2) cost per frame (warm): {compactCost.Average(x => x.Allocated):F0} B allocated, {compactCost.Average(x => x.Ms):F3} ms thread-CPU (max {compactCost.Max(x => x.Ms):F3}); decode {decodeCost.Average():F3} ms; EncodeCompactV1To: {v1Cost.Average(x => x.Allocated):F0} B, {v1Cost.Average(x => x.Ms):F3} ms"));
 foreach (var grp in levelStats.GroupBy(x => x.Levels))
 {
     Console.WriteLine(FormattableString.Invariant($"  reduced 64×64 at ±{grp.Key} levels: mean {grp.Average(x => x.Bytes):F0} B max {grp.Max(x => x.Bytes)} B, r mean {grp.Average(x => x.R):F4} min {grp.Min(x => x.R):F4}"));
@@ -353,37 +393,6 @@ for (var v = 0; v < variants.Length; v++)
 }
 
 return 0;
-
-// The search EncodeCompact made before EncodeCompactTo (9 candidates in order, each encoded, decoded and correlated), for comparison.
-static EncodedHeatmap LegacyCompact(ReadOnlySpan<float> map)
-{
-    EncodedHeatmap? best = null;
-    var bestR = double.NegativeInfinity;
-    EncodedHeatmap? smallest = null;
-    foreach (var (factor, levels) in new[] { (1, 127), (1, 63), (1, 31), (1, 23), (1, 15), (2, 127), (2, 63), (2, 31), (4, 127) })
-    {
-        var e = HeatmapCodec.Encode(map, 64, 64, factor, levels);
-        smallest = smallest is null || e.Data.Length < smallest.Data.Length ? e : smallest;
-        if (e.Data.Length > 1024)
-        {
-            continue;
-        }
-
-        var back = factor == 1 ? HeatmapCodec.Decode(e) : HeatmapCodec.Expand(HeatmapCodec.Decode(e), e.Width, factor, 64, 64);
-        var r = HeatmapCodec.Correlation(map, back);
-        if (r >= 0.99)
-        {
-            return e;
-        }
-
-        if (r > bestR)
-        {
-            (best, bestR) = (e, r);
-        }
-    }
-
-    return best ?? smallest!;
-}
 
 string[] Args() => args;
 

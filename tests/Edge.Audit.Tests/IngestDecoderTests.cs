@@ -1,5 +1,6 @@
 using Edge.Audit.Ingest;
 using Edge.Sync.Contract;
+using Edge.Testing;
 using Google.Protobuf;
 
 namespace Edge.Audit.Tests;
@@ -151,6 +152,83 @@ public sealed class IngestDecoderTests
     public void HeatmapDecoder_EmptyDataOrOtherCodec_ReturnsNull()
     {
         Assert.Null(HeatmapDecoder.Decode(1, 64, 64, 1, []));
-        Assert.Null(HeatmapDecoder.Decode(2, 1, 1, 1, HeatmapDecoder.Encode([1])));
+        Assert.Null(HeatmapDecoder.Decode(3, 1, 1, 1, HeatmapDecoder.Encode([1])));
+        Assert.Null(HeatmapDecoder.Decode(2, 1, 1, 1, HeatmapDecoder.Encode([1]))); // v1 bytes are not v2
+    }
+
+    public static TheoryData<int> V2Vectors() => [.. Enumerable.Range(0, HeatmapCodecVectors.All.Count)];
+
+    [Theory]
+    [MemberData(nameof(V2Vectors))]
+    public void HeatmapDecoder_CodecV2Vector_DecodesToTheKioskEncodersValues(int index)
+    {
+        // The vectors come from Edge.Explain's encoder; this decoder was written separately from the README's byte layout.
+        var v = HeatmapCodecVectors.At(index);
+        var values = new int[v.Width * v.Height];
+
+        Assert.Null(HeatmapV2Decoder.TryDecode(v.Width, v.Height, v.Data, values));
+        Assert.Equal(v.ValuesSha256, HeatmapCodecVectors.Sha256(values));
+        Assert.Null(HeatmapDecoder.TryValidate(2, v.Width, v.Height, v.Data));
+        Assert.Equal(values.Select(q => q * v.Scale), HeatmapDecoder.Decode(2, v.Width, v.Height, v.Scale, v.Data)!);
+    }
+
+    [Fact]
+    public void Decode_EventWithCodecV2Heatmap_Accepted()
+    {
+        var wire = TestEvents.Event(heatmap: true, heatmapCodec: 2);
+
+        var r = Decode(wire);
+
+        Assert.True(r.Accepted, r.Detail);
+        var h = Assert.Single(r.Event!.Heatmaps);
+        Assert.Equal((2, 64, 64), (h.CodecVersion, h.Width, h.Height));
+    }
+
+    /// <summary>Malformed v2 data and words the reason must contain.</summary>
+    public static TheoryData<string, string> MalformedV2()
+    {
+        var good = HeatmapCodecVectors.At(1).Data;
+        byte[] With(Action<byte[]> change)
+        {
+            var b = (byte[])good.Clone();
+            change(b);
+            return b;
+        }
+
+        return new()
+        {
+            { Convert.ToBase64String([0x0B, .. good[1..]]), "format byte" },
+            { Convert.ToBase64String([0x4A, .. good[1..]]), "format byte" },
+            { Convert.ToBase64String(With(b => b[5] = 0)), "gain 4 is 0" },
+            { Convert.ToBase64String(good[..17]), "shorter than its 18-byte header" },
+            { Convert.ToBase64String([.. good, .. new byte[] { 9, 9, 9, 9, 9, 9, 9, 9 }]), "after the end" },
+            { Convert.ToBase64String(With(b => b[17] ^= 0x01)), "check byte" },
+            { Convert.ToBase64String([0x00, 0x01, 0x00, .. Enumerable.Repeat((byte)0xFF, 40)]), "escape code" },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(MalformedV2))]
+    public void Decode_MalformedCodecV2Heatmap_RejectedAsInvalidHeatmapWithTheReason(string base64, string reason)
+    {
+        var wire = TestEvents.Event();
+        wire.Heatmaps.Add(new Heatmap { TargetClass = "happy", CodecVersion = 2, Width = 64, Height = 64, Scale = 0.01f, Data = ByteString.FromBase64(base64) });
+
+        var r = Decode(wire);
+
+        Assert.Equal(RejectReason.InvalidHeatmap, r.Reason);
+        Assert.Contains(reason, r.Detail, StringComparison.Ordinal);
+        Assert.Null(HeatmapDecoder.Decode(2, 64, 64, 0.01f, Convert.FromBase64String(base64)));
+    }
+
+    [Fact]
+    public void Decode_CodecV2HeatmapOfAnotherSize_Rejected()
+    {
+        // The real 64×64 vector read as 32×32: fewer values decoded, so the bytes do not end where the coded values do.
+        var wire = TestEvents.Event(heatmap: true, heatmapCodec: 2);
+        wire.Heatmaps[0].Width = 32;
+        wire.Heatmaps[0].Height = 32;
+
+        Assert.Equal(RejectReason.InvalidHeatmap, Decode(wire).Reason);
     }
 }

@@ -12,7 +12,8 @@ public sealed class IngestFuzzTests
     public async Task SubmitAsync_ThousandsOfRandomAndMutatedPayloads_NoCrashEachCountedStoredDataUnchanged()
     {
         await using var server = await AuditServer.StartAsync();
-        var seeds = Enumerable.Range(0, 20).Select(i => TestEvents.Event(kiosk: "kiosk-" + (i % 4), at: TestEvents.T0.AddMinutes(i), heatmap: i % 2 == 0, crop: i % 3 == 0, flagged: i % 3 == 0)).ToArray();
+        // Half the heatmaps are codec v2 (real kiosk bytes), so flips, cuts and splices reach the v2 decoder too.
+        var seeds = Enumerable.Range(0, 20).Select(i => TestEvents.Event(kiosk: "kiosk-" + (i % 4), at: TestEvents.T0.AddMinutes(i), heatmap: i % 2 == 0, crop: i % 3 == 0, flagged: i % 3 == 0, heatmapCodec: i % 4 == 0 ? 2 : 1)).ToArray();
         await server.IngestAsync(seeds);
         var before = await SnapshotAsync(server.Store);
         var statsBefore = server.Pipeline.Stats.Snapshot();
@@ -97,6 +98,27 @@ public sealed class IngestFuzzTests
         _ => "edge/v1/" + Convert.ToBase64String(RandomBytes(rng, rng.Next(1, 20))) + "/events",
     };
 
+    /// <summary>A real v2 heatmap with a few bytes changed, cut short or extended, or read at another size.</summary>
+    private static Heatmap MutatedV2(Random rng)
+    {
+        var h = TestEvents.HeatmapV2("happy");
+        var data = h.Data.ToByteArray();
+        data = rng.Next(4) switch
+        {
+            0 => FlipBits(rng, data),
+            1 => data[..rng.Next(data.Length)],
+            2 => [.. data, .. RandomBytes(rng, rng.Next(1, 32))],
+            _ => data,
+        };
+        h.Data = ByteString.CopyFrom(data);
+        if (rng.Next(4) == 0)
+        {
+            h.Width = (uint)rng.Next(1, 128);
+        }
+
+        return h;
+    }
+
     private static byte[] RandomBytes(Random rng, int n)
     {
         var b = new byte[n];
@@ -127,7 +149,7 @@ public sealed class IngestFuzzTests
     {
         var e = seed.Clone();
         var topic = TestEvents.Topic(e);
-        switch (rng.Next(10))
+        switch (rng.Next(12))
         {
             case 0: e.SchemaVersion = (uint)rng.Next(2, 1000); break;
             case 1: e.KioskId = "kiosk-x"; break; // publishing under another kiosk's topic
@@ -138,6 +160,8 @@ public sealed class IngestFuzzTests
             case 6: e.CaptureTimeUnixMs = -rng.Next(); break;
             case 7: e.ModelId = new string('m', 10_000); break;
             case 8: e.Heatmaps.Add(new Heatmap { TargetClass = "'; DROP TABLE heatmaps; --", CodecVersion = 1 }); break;
+            case 9: e.Heatmaps.Add(new Heatmap { TargetClass = "happy", CodecVersion = 2, Width = (uint)rng.Next(1, 300), Height = 64, Scale = 1, Data = ByteString.CopyFrom(RandomBytes(rng, rng.Next(0, 600))) }); break;
+            case 10: e.Heatmaps.Add(MutatedV2(rng)); break;
             default: e.FaceBox = new Box { X1 = float.NaN }; break;
         }
 

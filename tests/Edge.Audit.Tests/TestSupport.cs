@@ -18,8 +18,9 @@ internal static class TestEvents
 {
     public static readonly DateTimeOffset T0 = new(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
 
+    /// <param name="heatmapCodec">With <paramref name="heatmap"/>: 1 = a synthetic v1 map, 2 = a real v2 map as kiosks send it.</param>
     public static FaceEvent Event(string site = "site-a", string kiosk = "kiosk-1", DateTimeOffset? at = null, float happy = 0.7f,
-        bool flagged = false, string? id = null, bool heatmap = false, bool crop = false)
+        bool flagged = false, string? id = null, bool heatmap = false, bool crop = false, int heatmapCodec = 1)
     {
         var rest = (1f - happy) / 10f; // the remainder: half to neutral, a tenth to each other class
         var e = new FaceEvent
@@ -41,7 +42,7 @@ internal static class TestEvents
         };
         if (heatmap)
         {
-            e.Heatmaps.Add(Heatmap("happy", 64, 64));
+            e.Heatmaps.Add(heatmapCodec == 2 ? HeatmapV2("happy") : Heatmap("happy", 64, 64));
         }
 
         if (crop)
@@ -66,6 +67,13 @@ internal static class TestEvents
         }
 
         return new Heatmap { TargetClass = cls, CodecVersion = 1, Width = (uint)w, Height = (uint)h, Scale = 0.01f, Data = ByteString.CopyFrom(HeatmapDecoder.Encode(values)) };
+    }
+
+    /// <summary>A real map as a kiosk sends it: codec v2, the int8 model's reduced happy map of the astronaut (a shared vector).</summary>
+    public static Heatmap HeatmapV2(string cls)
+    {
+        var v = Edge.Testing.HeatmapCodecVectors.At(1);
+        return new Heatmap { TargetClass = cls, CodecVersion = 2, Width = (uint)v.Width, Height = (uint)v.Height, Scale = v.Scale, Data = ByteString.CopyFrom(v.Data) };
     }
 
     public static string Topic(FaceEvent e) => $"edge/v1/{e.SiteId}/{e.KioskId}/events";

@@ -259,7 +259,7 @@ public sealed class KioskRealAnalyzerTests
     }
 
     [Fact]
-    public async Task Run_RealExplainerEveryFace_EventsCarryCodecV1HeatmapOfTopClass()
+    public async Task Run_RealExplainerEveryFace_EventsCarryCodecV2HeatmapOfTopClass()
     {
         var video = await AstronautVideoAsync();
         await using var kiosk = await KioskHarness.StartAsync(
@@ -275,8 +275,8 @@ public sealed class KioskRealAnalyzerTests
         {
             var heatmap = Assert.Single(e.Heatmaps);
             Assert.Equal("happy", heatmap.TargetClass);
-            Assert.Equal(1u, heatmap.CodecVersion);
-            Assert.True(heatmap.Width * heatmap.Height > 0 && heatmap.Scale > 0 && heatmap.Data.Length > 0);
+            Assert.Equal(2u, heatmap.CodecVersion);
+            Assert.True(heatmap.Width * heatmap.Height > 0 && heatmap.Scale > 0 && heatmap.Data.Length is > 0 and <= 1024);
             // the codec decodes back to a map of the stated size
             var map = Edge.Explain.Heatmaps.HeatmapCodec.Decode(new((int)heatmap.CodecVersion, (int)heatmap.Width, (int)heatmap.Height, heatmap.Scale, heatmap.Data.ToByteArray()));
             Assert.Equal((int)(heatmap.Width * heatmap.Height), map.Length);

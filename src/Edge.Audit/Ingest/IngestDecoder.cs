@@ -160,12 +160,12 @@ public sealed class IngestDecoder(int maxPayloadBytes)
             return $"heatmap scale {h.Scale} is not a finite non-negative number";
         }
 
-        if (h.CodecVersion != HeatmapDecoder.CodecVersion)
+        if (h.CodecVersion is not (HeatmapDecoder.CodecVersion1 or HeatmapDecoder.CodecVersion2))
         {
-            return $"heatmap codec_version {h.CodecVersion} is unknown (expected {HeatmapDecoder.CodecVersion})";
+            return $"heatmap codec_version {h.CodecVersion} is unknown (expected {HeatmapDecoder.CodecVersion1} or {HeatmapDecoder.CodecVersion2})";
         }
 
-        return HeatmapDecoder.TryValidate((int)h.Width, (int)h.Height, h.Data.Span);
+        return HeatmapDecoder.TryValidate((int)h.CodecVersion, (int)h.Width, (int)h.Height, h.Data.Span);
     }
 
     private static DecodeResult DecodeStatus(string site, string kiosk, ReadOnlySpan<byte> payload, long receivedAtMs)
@@ -242,15 +242,46 @@ public sealed class IngestDecoder(int maxPayloadBytes)
 }
 
 /// <summary>
-/// Heatmap codec v1 (defined by the lead for Edge.Explain's HeatmapCodec): data is a zlib stream of width × height
-/// signed 8-bit values, row-major; relevance = value × scale. Empty data means "no heatmap".
+/// The heatmap codecs of Edge.Explain's HeatmapCodec (byte layouts in src/Edge.Explain/README.md). Empty data means
+/// "no heatmap". v1: data is a zlib stream of width × height signed 8-bit values, row-major; relevance = value × scale.
+/// v2 (what kiosks send since v2): integer values coded coarse-to-fine with per-phase gains and an adaptive range coder
+/// (<see cref="HeatmapV2Decoder"/>); relevance = value × scale.
 /// </summary>
 public static class HeatmapDecoder
 {
-    public const int CodecVersion = 1;
+    public const int CodecVersion1 = 1;
+    public const int CodecVersion2 = 2;
+
+    /// <summary>Null when <paramref name="data"/> is a valid heatmap of codec <paramref name="codecVersion"/> and this size, else the problem.</summary>
+    public static string? TryValidate(int codecVersion, int width, int height, ReadOnlySpan<byte> data)
+    {
+        if (width <= 0 || height <= 0 || width * height > 1 << 20)
+        {
+            return $"heatmap size {width}x{height} is out of range";
+        }
+
+        switch (codecVersion)
+        {
+            case CodecVersion1:
+                return TryValidateV1(width, height, data);
+            case CodecVersion2:
+                var values = ArrayPool<int>.Shared.Rent(width * height);
+                try
+                {
+                    return HeatmapV2Decoder.TryDecode(width, height, data, values);
+                }
+                finally
+                {
+                    ArrayPool<int>.Shared.Return(values);
+                }
+
+            default:
+                return $"heatmap codec_version {codecVersion} is unknown";
+        }
+    }
 
     /// <summary>Returns null when <paramref name="data"/> inflates to exactly width × height bytes, else the problem.</summary>
-    public static string? TryValidate(int width, int height, ReadOnlySpan<byte> data)
+    private static string? TryValidateV1(int width, int height, ReadOnlySpan<byte> data)
     {
         var expected = width * height;
         var buffer = ArrayPool<byte>.Shared.Rent(expected + 1);
@@ -272,12 +303,29 @@ public static class HeatmapDecoder
     /// <summary>Decodes to relevance values, or null for an empty or undecodable heatmap.</summary>
     public static float[]? Decode(int codecVersion, int width, int height, float scale, ReadOnlySpan<byte> data)
     {
-        if (codecVersion != CodecVersion || data.IsEmpty || width <= 0 || height <= 0 || width * height > 1 << 20)
+        if (codecVersion is not (CodecVersion1 or CodecVersion2) || data.IsEmpty || width <= 0 || height <= 0 || width * height > 1 << 20)
         {
             return null;
         }
 
         var expected = width * height;
+        if (codecVersion == CodecVersion2)
+        {
+            var integers = new int[expected];
+            if (HeatmapV2Decoder.TryDecode(width, height, data, integers) is not null)
+            {
+                return null;
+            }
+
+            var relevance = new float[expected];
+            for (var i = 0; i < expected; i++)
+            {
+                relevance[i] = integers[i] * scale;
+            }
+
+            return relevance;
+        }
+
         var raw = new byte[expected + 1];
         try
         {

@@ -3,23 +3,26 @@ using System.IO.Compression;
 
 namespace Edge.Explain.Heatmaps;
 
-/// <summary>What <see cref="HeatmapCodec.EncodeCompactTo"/> wrote: the (possibly shrunk) map size, the scale and the v1 data length.</summary>
-public readonly record struct HeatmapFrame(int Width, int Height, float Scale, int Length);
+/// <summary>What <see cref="HeatmapCodec.EncodeCompactTo"/> wrote: codec version, the (v1: possibly shrunk) map size, the scale and the data length.</summary>
+public readonly record struct HeatmapFrame(int CodecVersion, int Width, int Height, float Scale, int Length);
 
 /// <summary>A heatmap as it travels: codec version, map size, scale and codec-specific bytes.</summary>
 public sealed record EncodedHeatmap(int CodecVersion, int Width, int Height, float Scale, byte[] Data);
 
 /// <summary>
-/// The wire codec for relevance maps, agreed with the audit review page.
+/// The wire codec for relevance maps, agreed with the audit review page (byte layouts in the Explain README).
 /// Version 1: <c>data</c> = zlib (RFC 1950, <see cref="ZLibStream"/>) of width × height signed int8 values,
 /// row-major; relevance ≈ value × scale with scale = max|R| / 127 (0 for an all-zero map). The encoder may use
 /// fewer levels (scale = max|R| / L, values in ±L, L ≤ 127) to fit a byte budget; the decoder is the same.
 /// The encoder may first shrink the map by summing factor × factor blocks (relevance is additive, so the
 /// sum of the map is kept); width and height are then the shrunk map's.
+/// Version 2 (<see cref="EncodeCompactTo"/>, what the kiosk sends): integer values, relevance = value × scale, coded
+/// coarse-to-fine with per-phase gains and an adaptive range coder (<see cref="HeatmapCodecV2"/>); always full size.
 /// </summary>
 public static class HeatmapCodec
 {
     public const int Version1 = 1;
+    public const int Version2 = 2;
 
     /// <summary>Encodes a row-major map, optionally summing <paramref name="factor"/>×<paramref name="factor"/> blocks first.</summary>
     public static EncodedHeatmap Encode(ReadOnlySpan<float> relevance, int width, int height, int factor = 1, int levels = 127)
@@ -68,18 +71,24 @@ public static class HeatmapCodec
     private static MemoryStream? t_deflated;
 
     /// <summary>
-    /// The smallest encoding (over levels, a dead zone that zeroes faint values, and shrunk maps) that fits
-    /// <paramref name="maxBytes"/> and whose decoded map (spread back to full size) still correlates
-    /// ≥ <paramref name="minCorrelation"/> with the input; else the best-correlating one that fits; else the smallest.
-    /// Every result is plain v1 (value × scale), so decoders need nothing new. See <see cref="EncodeCompactTo"/>.
+    /// The fewest bytes whose decoded map still correlates ≥ <paramref name="minCorrelation"/> with the input, as codec
+    /// <paramref name="codecVersion"/> (2, the default; 1 for an audit store that predates v2: the v1 search over levels,
+    /// dead zone and shrinking). See <see cref="EncodeCompactTo"/> and <see cref="EncodeCompactV1To"/>.
     /// </summary>
-    public static EncodedHeatmap EncodeCompact(ReadOnlySpan<float> relevance, int width, int height, int maxBytes = 1024, double minCorrelation = 0.99)
+    public static EncodedHeatmap EncodeCompact(ReadOnlySpan<float> relevance, int width, int height, int maxBytes = 1024, double minCorrelation = 0.99, int codecVersion = Version2)
     {
+        if (codecVersion is not (Version1 or Version2))
+        {
+            throw new ArgumentOutOfRangeException(nameof(codecVersion), codecVersion, "codec version must be 1 or 2");
+        }
+
         var buffer = ArrayPool<byte>.Shared.Rent(MaxEncodedLength(width * height));
         try
         {
-            var frame = EncodeCompactTo(relevance, width, height, buffer, maxBytes, minCorrelation);
-            return new EncodedHeatmap(Version1, frame.Width, frame.Height, frame.Scale, buffer.AsSpan(0, frame.Length).ToArray());
+            var frame = codecVersion == Version2
+                ? EncodeCompactTo(relevance, width, height, buffer, maxBytes, minCorrelation)
+                : EncodeCompactV1To(relevance, width, height, buffer, maxBytes, minCorrelation);
+            return new EncodedHeatmap(frame.CodecVersion, frame.Width, frame.Height, frame.Scale, buffer.AsSpan(0, frame.Length).ToArray());
         }
         finally
         {
@@ -87,18 +96,22 @@ public static class HeatmapCodec
         }
     }
 
-    /// <summary>A destination of this many bytes always holds the v1 data of a map of <paramref name="values"/> values.</summary>
+    /// <summary>A destination of this many bytes always holds the compact (v1 or v2) data of a map of <paramref name="values"/> values.</summary>
     public static int MaxEncodedLength(int values) => values + (values / 1000) + 64;
 
     /// <summary>
-    /// <see cref="EncodeCompact(ReadOnlySpan{float}, int, int, int, double)"/> into <paramref name="destination"/>
-    /// (at least <see cref="MaxEncodedLength"/> bytes) with no per-frame managed allocation once warm: one pass over
-    /// the map gathers, for every candidate (levels, dead zone, shrink factor), the order-0 entropy of its quantised values
-    /// (an estimate of the deflated size) and the exact correlation of its decoded map with the input; the smallest
-    /// candidate that meets both is deflated (else the most faithful that fits); its real size calibrates the other
-    /// estimates, and another candidate is deflated only when the calibrated choice changes.
+    /// Codec v2 into <paramref name="destination"/> (at least <see cref="MaxEncodedLength"/> bytes): the largest quantiser
+    /// step whose decoded map correlates ≥ <paramref name="minCorrelation"/> with the input (the encoder decodes its own
+    /// output while it searches, about five quantising passes), coded once; if that exceeds <paramref name="maxBytes"/>,
+    /// the finest step that fits. Deterministic; no managed allocation once warm. Width and height stay the input's.
     /// </summary>
     public static HeatmapFrame EncodeCompactTo(ReadOnlySpan<float> relevance, int width, int height, Span<byte> destination, int maxBytes = 1024, double minCorrelation = 0.99)
+    {
+        CheckCompactArguments(relevance, width, height, destination);
+        return HeatmapCodecV2.EncodeTo(relevance, width, height, destination, maxBytes, minCorrelation);
+    }
+
+    private static void CheckCompactArguments(ReadOnlySpan<float> relevance, int width, int height, Span<byte> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
@@ -111,6 +124,19 @@ public static class HeatmapCodec
         {
             throw new ArgumentException($"destination holds {destination.Length} bytes, {MaxEncodedLength(relevance.Length)} needed", nameof(destination));
         }
+    }
+
+    /// <summary>
+    /// The v1 compact search (kept for audit stores that predate v2, and for comparison) into <paramref name="destination"/>
+    /// (at least <see cref="MaxEncodedLength"/> bytes) with no per-frame managed allocation once warm: one pass over
+    /// the map gathers, for every candidate (levels, dead zone, shrink factor), the order-0 entropy of its quantised values
+    /// (an estimate of the deflated size) and the exact correlation of its decoded map with the input; the smallest
+    /// candidate that meets both is deflated (else the most faithful that fits); its real size calibrates the other
+    /// estimates, and another candidate is deflated only when the calibrated choice changes.
+    /// </summary>
+    public static HeatmapFrame EncodeCompactV1To(ReadOnlySpan<float> relevance, int width, int height, Span<byte> destination, int maxBytes = 1024, double minCorrelation = 0.99)
+    {
+        CheckCompactArguments(relevance, width, height, destination);
 
         Span<double> correlation = stackalloc double[CompactCandidates.Length];
         Span<int> estimate = stackalloc int[CompactCandidates.Length];
@@ -201,7 +227,7 @@ public static class HeatmapCodec
 
         var length = (int)deflated.Length;
         deflated.GetBuffer().AsSpan(0, length).CopyTo(destination);
-        return new HeatmapFrame(w, h, scale, length);
+        return new HeatmapFrame(Version1, w, h, scale, length);
     }
 
     private static float Quantise(ReadOnlySpan<float> map, int levels, float deadZone, Span<byte> q)
@@ -296,15 +322,37 @@ public static class HeatmapCodec
         return (r, (int)Math.Ceiling(bits / 8) + 40);
     }
 
-    /// <summary>Decodes to a row-major width × height map of relevance values.</summary>
+    /// <summary>Decodes (v1 or v2) to a row-major width × height map of relevance values.</summary>
+    /// <exception cref="NotSupportedException">Another codec version.</exception>
+    /// <exception cref="InvalidDataException">Data that is not valid for its version.</exception>
     public static float[] Decode(EncodedHeatmap encoded)
     {
-        if (encoded.CodecVersion != Version1)
+        if (encoded.CodecVersion is not (Version1 or Version2))
         {
-            throw new NotSupportedException($"heatmap codec version {encoded.CodecVersion} is not supported (this build knows {Version1})");
+            throw new NotSupportedException($"heatmap codec version {encoded.CodecVersion} is not supported (this build knows {Version1} and {Version2})");
         }
 
         var n = encoded.Width * encoded.Height;
+        if (encoded.CodecVersion == Version2)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(encoded.Width, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(encoded.Height, 1);
+            var values = new int[n];
+            var problem = HeatmapCodecV2.TryDecode(encoded.Data, encoded.Width, encoded.Height, values);
+            if (problem is not null)
+            {
+                throw new InvalidDataException(problem);
+            }
+
+            var relevance = new float[n];
+            for (var i = 0; i < n; i++)
+            {
+                relevance[i] = values[i] * encoded.Scale;
+            }
+
+            return relevance;
+        }
+
         var q = new byte[n];
         using (var z = new ZLibStream(new MemoryStream(encoded.Data), CompressionMode.Decompress))
         {

@@ -16,7 +16,8 @@ namespace Edge.Host.Stages;
 /// The pipeline's explainer seam over Edge.Explain's compiled LRP <see cref="FaceExplainer"/>: the explainer graph is
 /// compiled from the same scoring model the analyzer runs, so the heatmap explains the model that scored the face.
 /// Re-crops the face exactly as the analyzer does (<see cref="FaceCrop"/>); one map per run; heatmaps go on the
-/// wire with <see cref="HeatmapCodec.EncodeCompact"/> (codec v1). Single-threaded, like the pipeline.
+/// wire with <see cref="HeatmapCodec.EncodeCompact"/> (codec v2: ≤ 1 KB at r ≥ 0.99; the audit store must know v2).
+/// Single-threaded, like the pipeline.
 /// </summary>
 public sealed class LrpFaceExplainer : IFaceExplainer, IDisposable
 {

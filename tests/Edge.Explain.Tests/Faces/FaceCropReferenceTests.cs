@@ -7,27 +7,13 @@ namespace Edge.Explain.Tests.Faces;
 /// <summary>FaceCrop.Extract against TensorFlow's crop_and_resize run by tools/reference on the same frames.</summary>
 public sealed class FaceCropReferenceTests
 {
-    private static string FixturePath()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var path = Path.Combine(dir.FullName, "tests", "Edge.Onnx.Tests", "Fixtures", "tfjs-reference.json");
-            if (File.Exists(path))
-            {
-                return path;
-            }
-        }
-
-        throw new InvalidOperationException("tfjs-reference.json not found above " + AppContext.BaseDirectory);
-    }
-
     public static TheoryData<int> Cases() => [0, 1, 2];
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void Extract_RealFrame_MatchesTensorFlowCropAndResizeWithin1e3(int index)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(FixturePath()));
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(FaceTestData.ReferenceFixturePath()));
         var c = doc.RootElement.GetProperty("faceCrops")[index];
         var (w, h) = (c.GetProperty("width").GetInt32(), c.GetProperty("height").GetInt32());
         var rgb = FaceTestData.Rgb24(FaceTestData.Face(c.GetProperty("image").GetString()!), "null", w, h);

@@ -29,10 +29,30 @@ internal static class FaceTestData
     });
 
     /// <summary>RGB24 pixels of an image, optionally through an ffmpeg filter that yields <paramref name="width"/>×<paramref name="height"/>.</summary>
-    public static byte[] Rgb24(string path, string filter, int width, int height)
+    public static byte[] Rgb24(string path, string filter, int width, int height) => Raw(path, filter, "rgb24", width * height * 3);
+
+    /// <summary>8-bit grey pixels of an image through an ffmpeg filter that yields <paramref name="width"/>×<paramref name="height"/>.</summary>
+    public static byte[] Grey(string path, string filter, int width, int height) => Raw(path, filter, "gray", width * height);
+
+    /// <summary>tests/Edge.Onnx.Tests/Fixtures/tfjs-reference.json: the 39 real face crops ("crops": image, ffmpeg filter) and more.</summary>
+    public static string ReferenceFixturePath()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var path = Path.Combine(dir.FullName, "tests", "Edge.Onnx.Tests", "Fixtures", "tfjs-reference.json");
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        throw new InvalidOperationException("tfjs-reference.json not found above " + AppContext.BaseDirectory);
+    }
+
+    private static byte[] Raw(string path, string filter, string pixelFormat, int length)
     {
         var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-vf", filter, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-" })
+        foreach (var a in new[] { "-v", "error", "-nostdin", "-i", path, "-vf", filter, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pixelFormat, "-" })
         {
             psi.ArgumentList.Add(a);
         }
@@ -43,7 +63,7 @@ internal static class FaceTestData
         p.StandardOutput.BaseStream.CopyTo(ms);
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, err.Result);
-        Assert.Equal(width * height * 3, (int)ms.Length);
+        Assert.Equal(length, (int)ms.Length);
         return ms.ToArray();
     }
 }
