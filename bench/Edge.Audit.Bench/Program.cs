@@ -158,23 +158,6 @@ internal static class HeatmapBench
     }
 }
 
-internal static class ThreadCpu
-{
-    public static double Milliseconds()
-    {
-        _ = ClockGetTime(3, out var ts); // CLOCK_THREAD_CPUTIME_ID
-        return (ts.Seconds * 1e3) + (ts.Nanoseconds / 1e6);
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec ts);
-
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-}
 
 internal static class IngestBench
 {
