@@ -55,7 +55,9 @@ public sealed class FfmpegFrameSource : IFrameSource
         _metrics = metrics;
         _gate = gate;
         _indicator = indicator;
-        _pool = new FramePool(_options.FrameBytes, _options.ChannelCapacity + 6);
+        // the channel's frames, the one the reader fills and the one the consumer holds: the steady state allocates nothing
+        // even when a slow consumer lets the channel fill up long after start
+        _pool = new FramePool(_options.FrameBytes, _options.ChannelCapacity + 6, preallocate: _options.ChannelCapacity + 2);
         _stderrLimiter = new StderrLimiter(time, _options.StderrLogLines, _options.StderrLogWindow);
         _checkInterval = TimeSpan.FromTicks(Math.Min(_options.StallTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
         _restart = new ResiliencePipelineBuilder<SessionEnd> { TimeProvider = time }

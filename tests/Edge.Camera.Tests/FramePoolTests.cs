@@ -17,6 +17,22 @@ public sealed class FramePoolTests
     }
 
     [Fact]
+    public void Rent_UpToPreallocated_AllocatesNothingMore()
+    {
+        var pool = new FramePool(12, 4, preallocate: 3);
+        var rented = Enumerable.Range(0, 3).Select(_ => pool.Rent()).ToList();
+
+        Assert.Equal(3, pool.Allocated);
+        Assert.Equal(3, rented.Distinct().Count());
+        pool.Rent().Dispose();
+        Assert.Equal(4, pool.Allocated);
+    }
+
+    [Fact]
+    public void Constructor_PreallocateAboveRetained_Throws() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FramePool(12, 4, preallocate: 5));
+
+    [Fact]
     public void Dispose_Twice_ReturnsOnce()
     {
         var pool = new FramePool(12, 4);
