@@ -23,6 +23,7 @@ internal sealed unsafe class OrtApi
     internal const int SlotCreateSessionOptions = 10;
     internal const int SlotSetOptimizedModelFilePath = 11;
     internal const int SlotSetSessionExecutionMode = 13;
+    internal const int SlotEnableProfiling = 14;
     internal const int SlotSetSessionGraphOptimizationLevel = 23;
     internal const int SlotSetIntraOpNumThreads = 24;
     internal const int SlotSetInterOpNumThreads = 25;
@@ -81,6 +82,7 @@ internal sealed unsafe class OrtApi
         CreateSessionOptions = (delegate* unmanaged[Cdecl]<nint*, nint>)_table[SlotCreateSessionOptions];
         SetOptimizedModelFilePath = (delegate* unmanaged[Cdecl]<nint, void*, nint>)_table[SlotSetOptimizedModelFilePath];
         SetSessionExecutionMode = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetSessionExecutionMode];
+        EnableProfiling = (delegate* unmanaged[Cdecl]<nint, void*, nint>)_table[SlotEnableProfiling];
         SetSessionGraphOptimizationLevel = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetSessionGraphOptimizationLevel];
         SetIntraOpNumThreads = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetIntraOpNumThreads];
         SetInterOpNumThreads = (delegate* unmanaged[Cdecl]<nint, int, nint>)_table[SlotSetInterOpNumThreads];
@@ -135,6 +137,7 @@ internal sealed unsafe class OrtApi
     public readonly delegate* unmanaged[Cdecl]<nint*, nint> CreateSessionOptions;
     public readonly delegate* unmanaged[Cdecl]<nint, void*, nint> SetOptimizedModelFilePath;
     public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetSessionExecutionMode;
+    public readonly delegate* unmanaged[Cdecl]<nint, void*, nint> EnableProfiling;
     public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetSessionGraphOptimizationLevel;
     public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetIntraOpNumThreads;
     public readonly delegate* unmanaged[Cdecl]<nint, int, nint> SetInterOpNumThreads;

@@ -321,6 +321,15 @@ public sealed unsafe class OrtSession : IDisposable
                 }
             }
 
+            if (!string.IsNullOrWhiteSpace(settings.ProfileFilePrefix))
+            {
+                var p = OrtPath(Path.GetFullPath(settings.ProfileFilePrefix));
+                fixed (byte* pp = p)
+                {
+                    api.Check(api.EnableProfiling(o, pp));
+                }
+            }
+
             foreach (var (key, value) in settings.ConfigEntries.OrderBy(e => e.Key, StringComparer.Ordinal))
             {
                 var k = ExecutionProviders.NullTerminated(key);

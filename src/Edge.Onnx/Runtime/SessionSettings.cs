@@ -50,6 +50,12 @@ public sealed record SessionSettings
     /// <summary>When set, ORT writes the graph it actually runs (after its optimisations) to this file.</summary>
     public string? OptimizedModelFilePath { get; init; }
 
+    /// <summary>
+    /// When set, ORT times every node of every run and writes the trace (Chrome trace JSON, one event per node and
+    /// run) to <c>PREFIX_&lt;timestamp&gt;.json</c> when the session is disposed. For diagnostics: it slows runs down.
+    /// </summary>
+    public string? ProfileFilePrefix { get; init; }
+
     /// <summary>Session config entries (<c>AddSessionConfigEntry</c>), e.g. <c>session.qdqisint8allowed = 1</c>.</summary>
     public IReadOnlyDictionary<string, string> ConfigEntries { get; init; } = NoEntries;
 

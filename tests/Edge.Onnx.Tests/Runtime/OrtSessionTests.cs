@@ -154,6 +154,35 @@ public sealed class OrtSessionTests : IDisposable
     }
 
     [Fact]
+    public void CreateSession_ProfileFilePrefix_WritesOneKernelTimePerNodeAndRunOnDispose()
+    {
+        // EnableProfiling sits at slot 14: a wrong slot would fail here or write no trace.
+        var directory = Directory.CreateTempSubdirectory("edge-profile-").FullName;
+        try
+        {
+            using (var session = _env.CreateSession(Models.MatMulAdd(), new SessionSettings { ProfileFilePrefix = Path.Combine(directory, "trace") }))
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    session.Run(NamedTensor.FromFloat("x", [1f, 2f, 3f], 1, 3));
+                }
+            }
+
+            var file = Assert.Single(Directory.GetFiles(directory, "trace*.json"));
+            using var trace = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(file));
+            var kernels = trace.RootElement.EnumerateArray()
+                .Where(e => e.GetProperty("cat").GetString() == "Node" && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+                .ToList();
+            Assert.NotEmpty(kernels);
+            Assert.Equal(0, kernels.Count % 3);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Run_ParallelExecutionWithThreads_GivesSameValues()
     {
         var settings = new SessionSettings { IntraOpThreads = 2, InterOpThreads = 2, ExecutionMode = ExecutionMode.Parallel };
