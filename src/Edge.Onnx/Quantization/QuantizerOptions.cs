@@ -76,6 +76,13 @@ public sealed record QuantizerOptions
     /// </summary>
     public bool CorrectBias { get; init; }
 
+    /// <summary>
+    /// Before placing Q/DQ, make the float-exact rewrites ORT's integer kernels run faster (space-to-depth stem for a
+    /// stride-2 conv on one channel, a conv + global mean head as one Gemm, an Add feeding a Relu and other nodes
+    /// computed once per branch; see the README's rules). Default true.
+    /// </summary>
+    public bool RewriteForIntegerKernels { get; init; } = true;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad setting.</summary>
     public void Validate()
     {
