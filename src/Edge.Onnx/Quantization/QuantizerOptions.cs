@@ -70,6 +70,12 @@ public sealed record QuantizerOptions
     public bool Equalize { get; init; } = true;
 
     /// <summary>
+    /// How far equalization moves a dense consumer's channel scale toward equal activation ranges: factor
+    /// s_c = r_c^α · w_c^(α − 1), α in [0.5, 1]. 0.5 is Nagel et al.'s √(r/w) balance. Default 0.5.
+    /// </summary>
+    public float EqualizationStrength { get; init; } = 0.5f;
+
+    /// <summary>
     /// After calibration, move each Conv's float bias by the per-channel mean error the quantized model shows on the
     /// calibration samples (see <see cref="Quantizer.CorrectBias"/>). Used by the calibrating overloads of Quantize.
     /// Default false: on the emotion model it fitted the calibration crops and lowered held-out agreement.
@@ -89,6 +95,11 @@ public sealed record QuantizerOptions
         if (!(Percentile > 50 && Percentile <= 100))
         {
             throw new ArgumentException($"QuantizerOptions.Percentile must be in (50, 100], got {Percentile}.", nameof(Percentile));
+        }
+
+        if (!(EqualizationStrength >= 0.5f && EqualizationStrength <= 1f))
+        {
+            throw new ArgumentException($"QuantizerOptions.EqualizationStrength must be in [0.5, 1], got {EqualizationStrength}.", nameof(EqualizationStrength));
         }
 
         if (HistogramBins is < 256 or > 1 << 16)
