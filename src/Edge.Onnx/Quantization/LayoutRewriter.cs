@@ -7,7 +7,7 @@ namespace Edge.Onnx.Quantization;
 /// Float-exact rewrites of the graph made before Q/DQ placement, each because ONNX Runtime's integer kernels run the
 /// rewritten form faster (measured on the emotion model, see the README's "Rules"):
 /// <list type="bullet">
-/// <item><b>Space-to-depth stem</b>: a stride-2 Conv on one input channel becomes Reshape/Transpose (uint8, 2×2
+/// <item><b>Space-to-depth stem</b> (only when <see cref="QuantizerOptions.KeepSingleChannelConvFloat"/> is off): a stride-2 Conv on one input channel becomes Reshape/Transpose (uint8, 2×2
 /// blocks to 4 channels) and a stride-1 Conv on 4 channels. ORT's indirect symmetric conv kernel needs input channels
 /// divisible by 4; with one channel it falls back to im2col + a GEMM of depth kh·kw.</item>
 /// <item><b>Pooled head</b>: a Conv whose output is only averaged over all positions (ReduceMean over H, W or
@@ -34,7 +34,7 @@ internal static class LayoutRewriter
         {
             foreach (var conv in graph.Node.Where(n => n.OpType == "Conv" && n.Domain.Length == 0).ToList())
             {
-                if (!KeptFloat(conv, options) && SpaceToDepthStem(graph, conv, statistics) is { } note)
+                if (!KeptFloat(conv, options) && !options.KeepSingleChannelConvFloat && SpaceToDepthStem(graph, conv, statistics) is { } note)
                 {
                     notes.Add(note);
                 }

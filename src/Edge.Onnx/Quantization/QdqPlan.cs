@@ -378,6 +378,11 @@ internal static class QdqRewriter
                         return "bias is not a float initializer";
                     }
 
+                    if (options.KeepSingleChannelConvFloat && IsSingleChannelConv(node))
+                    {
+                        return "KeepSingleChannelConvFloat: one input channel";
+                    }
+
                     break;
                 case "Gemm":
                     if (IntAttribute(node, "transA", 0) != 0 || FloatAttribute(node, "alpha", 1f) != 1f || FloatAttribute(node, "beta", 1f) != 1f)
@@ -432,6 +437,9 @@ internal static class QdqRewriter
 
             return null;
         }
+
+        private bool IsSingleChannelConv(NodeProto conv) =>
+            _initializers[conv.Input[1]].Dims is [_, 1, ..] && IntAttribute(conv, "group", 1) == 1;
 
         private bool IsFloatInitializer(string name) =>
             _initializers.TryGetValue(name, out var t) && t.DataType == (int)TensorElementType.Float;

@@ -30,7 +30,7 @@ public sealed class LayoutRewriterTests : IDisposable
         var model = MiniXception.Build(Size, head);
         var statistics = Quantizer.Calibrate(_environment, model, Samples(8, 11));
         var rewritten = model.Clone();
-        var notes = LayoutRewriter.Apply(rewritten, statistics.ByName, new QuantizerOptions());
+        var notes = LayoutRewriter.Apply(rewritten, statistics.ByName, new QuantizerOptions { KeepSingleChannelConvFloat = false });
 
         // Conv head: stem, pooled head and Relu branch; Gemm head: no Conv before the pool, so two.
         Assert.Equal(head == MiniXception.Head.Conv ? 3 : 2, notes.Count);
@@ -51,7 +51,7 @@ public sealed class LayoutRewriterTests : IDisposable
         var dims = model.Graph.Input[0].Type.TensorType.Shape.Dim;
         dims[1] = new TensorShapeProto.Types.Dimension { DimParam = "H" };
         dims[2] = new TensorShapeProto.Types.Dimension { DimParam = "W" };
-        var notes = LayoutRewriter.Apply(model, statistics.ByName, new QuantizerOptions());
+        var notes = LayoutRewriter.Apply(model, statistics.ByName, new QuantizerOptions { KeepSingleChannelConvFloat = false });
         var note = Assert.Single(notes);
         Assert.Contains("Relu branch", note, StringComparison.Ordinal);
         Assert.Equal([8L, 1, 3, 3], OnnxModel.FindInitializer(model, model.Graph.Node.Single(n => n.Name == "stem1").Input[1])!.Dims);

@@ -27,10 +27,31 @@ public sealed class QdqRewriterTests
         return collector.Build();
     }
 
+    /// <summary>
+    /// The mini model quantized with every Conv integer (its stem has one input channel, which the defaults keep float;
+    /// <see cref="Quantize_Defaults_SingleChannelStemStaysFloatAndTheInputIsNotQuantized"/> covers that).
+    /// </summary>
     private static QuantizationResult QuantizeMini(QuantizerOptions? options = null, MiniXception.Head head = MiniXception.Head.Conv)
     {
         var model = MiniXception.Build(head: head);
-        return Quantizer.Quantize(model, FakeStatistics(model), options ?? new QuantizerOptions());
+        return Quantizer.Quantize(model, FakeStatistics(model), (options ?? new QuantizerOptions()) with { KeepSingleChannelConvFloat = false });
+    }
+
+    [Fact]
+    public void Quantize_Defaults_SingleChannelStemStaysFloatAndTheInputIsNotQuantized()
+    {
+        var model = MiniXception.Build();
+        var result = Quantizer.Quantize(model, FakeStatistics(model), new QuantizerOptions());
+        var g = result.Model.Graph;
+        var stem = g.Node.Single(n => n.Name == "stem1");
+        Assert.Equal("stem1_w", stem.Input[1]);
+        Assert.Contains(result.FloatNodes, f => f.Node == "stem1" && f.Reason.StartsWith("KeepSingleChannelConvFloat", StringComparison.Ordinal));
+        Assert.DoesNotContain(g.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == MiniXception.Input);
+        // Its Relu runs in float too and only the Relu output is quantized, for stem2.
+        var relu = Assert.Single(Consumers(g, stem.Output[0]));
+        Assert.Equal("Relu", relu.OpType);
+        Assert.Equal("QuantizeLinear", Assert.Single(Consumers(g, relu.Output[0])).OpType);
+        Assert.Equal(9, g.Node.Count(n => n.OpType == "Conv" && n.Input[1].EndsWith("_dequantized", StringComparison.Ordinal)));
     }
 
     private static NodeProto Producer(GraphProto g, string tensor) => g.Node.Single(n => n.Output.Contains(tensor));
