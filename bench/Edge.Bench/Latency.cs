@@ -55,6 +55,9 @@ public class ModelLatency
     public void Int8UInt8Activations() => _runners[nameof(Int8UInt8Activations)].Runner.Run();
 
     [Benchmark]
+    public void Int8PreviousDefault() => _runners[nameof(Int8PreviousDefault)].Runner.Run();
+
+    [Benchmark]
     public void Int8Int8Activations() => _runners[nameof(Int8Int8Activations)].Runner.Run();
 
     /// <summary>
@@ -118,6 +121,7 @@ public class ModelLatency
         var config = ManualConfig.CreateMinimumViable()
             .AddJob(job)
             .AddColumn(StatisticColumn.Median, StatisticColumn.P95)
+            .AddFilter(new BenchmarkDotNet.Filters.SimpleFilter(b => Models.ContainsKey(b.Descriptor.WorkloadMethod.Name)))
             .WithArtifactsPath(artifacts)
             .WithOptions(ConfigOptions.DisableLogFile);
         var summary = BenchmarkRunner.Run<ModelLatency>(config);

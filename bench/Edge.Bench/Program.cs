@@ -7,7 +7,10 @@ const string Usage = """
                  (BenchmarkDotNet, in-process, one ORT thread, batch 1)
       detector   blazeface-back: int8 vs fp32 best-anchor agreement and score change, then latency
       sensitivity  emotion model: the error each layer's quantization adds (a diagnostic)
-      profile FP32 INT8  cumulative latency of graph prefixes and session settings, interleaved (a diagnostic)
+      variants   a few quantizer settings, in-sample agreement and interleaved latency (a diagnostic)
+      profile FP32 INT8 [INT8...]  whole models interleaved, then ORT's per-node profile, warm and after fp32
+      graph FILE the nodes of an ONNX file (e.g. ORT's optimised graph)
+      --splits=N (quant) N splits of the photos into two folds: mean held-out agreement, no latency
       --quick    fewer benchmark iterations (a smoke run, not for reported figures)
     """;
 
@@ -20,14 +23,17 @@ if (args.Length == 0)
 var quick = args.Contains("--quick");
 return args[0] switch
 {
-    "quant" => QuantBench.Run(quick),
+    "quant" => QuantBench.Run(quick, Splits(args)),
     "detector" => DetectorBench.Run(quick),
     "sensitivity" => SensitivityBench.Run(new Edge.Onnx.Quantization.QuantizerOptions()),
     "variants" => VariantsBench.Run(quick),
     "graph" when args.Length >= 2 => GraphDump.Run(args[1]),
-    "profile" when args.Length >= 3 => ProfileBench.Run(args[1], args[2], quick ? 300 : 2000),
+    "profile" when args.Length >= 3 => ProfileBench.Run([.. args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal))], quick ? 300 : 2000),
     _ => Fail(),
 };
+
+static int Splits(string[] args) =>
+    args.FirstOrDefault(a => a.StartsWith("--splits=", StringComparison.Ordinal)) is { } s ? int.Parse(s["--splits=".Length..], System.Globalization.CultureInfo.InvariantCulture) : 1;
 
 static int Fail()
 {

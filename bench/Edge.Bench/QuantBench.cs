@@ -12,26 +12,31 @@ internal static class QuantBench
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    private static readonly HashSet<string> FirstConv = new(StringComparer.Ordinal) { "StatefulPartitionedCall/model_1/block1_conv1_act/Relu/conv" };
+    /// <summary>The default before issue #3's work: integer stem, no layout rewrites, percentile 99.99, α 0.5 equalization.</summary>
+    internal static QuantizerOptions PreviousDefault { get; } =
+        new() { KeepSingleChannelConvFloat = false, RewriteForIntegerKernels = false, Percentile = 99.99, EqualizationStrength = 0.5f, CorrectBias = false };
 
-    /// <summary>The configurations compared; the first is <see cref="QuantizerOptions"/>' defaults.</summary>
+    /// <summary>The configurations compared; the first is <see cref="QuantizerOptions"/>' defaults, each other changes one setting.</summary>
     internal static IReadOnlyList<(string Name, QuantizerOptions Options)> Configurations { get; } =
     [
-        ("uint8 defaults (percentile 99.99)", new QuantizerOptions()),
-        ("uint8 min-max", new QuantizerOptions { Calibration = CalibrationMethod.MinMax }),
-        ("uint8 percentile 99.999", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.999 }),
-        ("uint8 entropy", new QuantizerOptions { Calibration = CalibrationMethod.Entropy }),
-        ("uint8 defaults, last conv float", new QuantizerOptions { KeepLastLayerFloat = true }),
-        ("uint8 min-max, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.MinMax, Equalize = false }),
-        ("uint8 p99.99, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Equalize = false }),
-        ("uint8 entropy, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.Entropy, Equalize = false }),
-        ("uint8 defaults, first conv float", new QuantizerOptions { KeepFloatNodes = FirstConv }),
-        ("uint8 defaults, bias correction", new QuantizerOptions { CorrectBias = true }),
-        ("int8 symmetric, defaults", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
+        ("defaults (float stem, rewrites, p99.999, α .75, bc)", new QuantizerOptions()),
+        ("previous default (int8 stem, no rewrites, p99.99, α .5)", PreviousDefault),
+        ("integer stem (space-to-depth)", new QuantizerOptions { KeepSingleChannelConvFloat = false }),
+        ("no layout rewrites", new QuantizerOptions { RewriteForIntegerKernels = false }),
+        ("percentile 99.99", new QuantizerOptions { Percentile = 99.99 }),
+        ("percentile 99.9999", new QuantizerOptions { Percentile = 99.9999 }),
+        ("entropy", new QuantizerOptions { Calibration = CalibrationMethod.Entropy }),
+        ("min-max", new QuantizerOptions { Calibration = CalibrationMethod.MinMax }),
+        ("equalization α 0.5", new QuantizerOptions { EqualizationStrength = 0.5f }),
+        ("equalization α 1", new QuantizerOptions { EqualizationStrength = 1f }),
+        ("no equalization", new QuantizerOptions { Equalize = false }),
+        ("no bias correction", new QuantizerOptions { CorrectBias = false }),
+        ("last conv float (no pooled head)", new QuantizerOptions { KeepLastLayerFloat = true }),
+        ("int8 symmetric activations", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
     ];
 
     /// <summary>Calibration (and, when asked, equalization then calibration again) on some crops: what Quantize needs.</summary>
-    internal static (ModelProto Model, CalibrationStatistics Statistics) Prepare(OrtEnvironment environment, ModelProto fp32, IReadOnlyList<NamedTensor> samples, bool equalize)
+    internal static (ModelProto Model, CalibrationStatistics Statistics) Prepare(OrtEnvironment environment, ModelProto fp32, IReadOnlyList<NamedTensor> samples, bool equalize, float strength = 0.75f)
     {
         var statistics = Quantizer.Calibrate(environment, fp32, samples);
         if (!equalize)
@@ -39,7 +44,7 @@ internal static class QuantBench
             return (fp32, statistics);
         }
 
-        var equalized = Quantizer.Equalize(fp32, statistics);
+        var equalized = Quantizer.Equalize(fp32, statistics, strength);
         return (equalized.Model, Quantizer.Calibrate(environment, equalized.Model, samples));
     }
 
@@ -52,7 +57,19 @@ internal static class QuantBench
         return Quantizer.Quantize(source, prepared.Statistics, options).Model;
     }
 
-    public static int Run(bool quick)
+    /// <summary>
+    /// Photo → fold (0 or 1) for each split. Split 0 is the reported one (photo index parity, ordinal order); further
+    /// splits shuffle the photos with the split number as seed, to show how much a figure moves with the split alone.
+    /// </summary>
+    private static int[][] Folds(IReadOnlyList<FaceCrop> crops, IReadOnlyList<string> images, int splits) =>
+        [.. Enumerable.Range(0, splits).Select(split =>
+        {
+            var random = new Random(split);
+            var order = split == 0 ? [.. images] : images.OrderBy(_ => random.Next()).ToList();
+            return crops.Select(c => order.IndexOf(c.Image) % 2).ToArray();
+        })];
+
+    public static int Run(bool quick, int splits)
     {
         var artifacts = Path.Combine(FaceCrops.RepoRoot(), "artifacts", "bench");
         Directory.CreateDirectory(artifacts);
@@ -63,90 +80,128 @@ internal static class QuantBench
 
         var crops = FaceCrops.Load(variants: true);
         var images = crops.Select(c => c.Image).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var fold = crops.Select(c => images.IndexOf(c.Image) % 2).ToArray();
+        var folds = Folds(crops, images, splits);
         Console.WriteLine($"real face crops: {crops.Count} ({images.Count} photos × {crops.Count / images.Count} variants: the fixture crop, side ×0.9/×1.1, mirrored)");
         Console.WriteLine("held-out: 2 folds by photo — each crop is scored by a model calibrated on the other photos only");
+        if (splits > 1)
+        {
+            Console.WriteLine($"{splits} splits of the photos into 2 folds: split 0 is the reported one (photo parity), the others are shuffles (seed = split)");
+        }
 
         using var environment = OrtEnvironment.Create();
         NamedTensor Tensor(FaceCrop c) => NamedTensor.FromFloat(inputName, c.Input, 1, 64, 64, 1);
-        var expected = RunAll(environment, OnnxModel.ToBytes(fp32), crops.Select(Tensor).ToList());
+        var all = crops.Select(Tensor).ToList();
+        var expected = RunAll(environment, OnnxModel.ToBytes(fp32), all);
+        var margins = expected.Select(e => { var sorted = e.OrderDescending().ToArray(); return sorted[0] - sorted[1]; }).ToList();
+        Console.WriteLine(string.Create(Inv, $"fp32 top-1 margins (top-1 minus top-2 probability): {margins.Count(m => m < 0.02)} crops below 0.02, {margins.Count(m => m < 0.05)} below 0.05, {margins.Count(m => m < 0.1)} below 0.1"));
 
-        var prepared = new Dictionary<bool, (ModelProto Model, CalibrationStatistics Statistics)[]>();
-        foreach (var equalize in new[] { false, true })
+        // Calibration (and equalization) per split, fold and equalization setting, shared by the configurations.
+        var prepared = new Dictionary<(int Split, int Fold, bool Equalize, float Strength), (ModelProto Model, CalibrationStatistics Statistics)>();
+        List<NamedTensor> Calibration(int split, int fold) => fold == 2 ? all : [.. all.Where((_, i) => folds[split][i] != fold)];
+        (ModelProto, CalibrationStatistics) Prepared(int split, int fold, QuantizerOptions o)
         {
-            prepared[equalize] =
-            [
-                Prepare(environment, fp32, crops.Where((_, i) => fold[i] != 0).Select(Tensor).ToList(), equalize),
-                Prepare(environment, fp32, crops.Where((_, i) => fold[i] != 1).Select(Tensor).ToList(), equalize),
-                Prepare(environment, fp32, crops.Select(Tensor).ToList(), equalize),
-            ];
+            var key = (split, fold, o.Equalize, o.Equalize ? o.EqualizationStrength : 0f);
+            if (!prepared.TryGetValue(key, out var p))
+            {
+                prepared[key] = p = Prepare(environment, fp32, Calibration(split, fold), o.Equalize, o.EqualizationStrength);
+            }
+
+            return p;
         }
 
-        var pairs = Quantizer.Equalize(fp32, prepared[false][2].Statistics).Pairs;
-        Console.WriteLine($"equalized conv pairs: {pairs.Count} (largest ÷ smallest channel range, before → after)");
+        var pairs = Quantizer.Equalize(fp32, Quantizer.Calibrate(environment, fp32, all), new QuantizerOptions().EqualizationStrength).Pairs;
+        Console.WriteLine($"equalized conv pairs (defaults): {pairs.Count} (largest ÷ smallest channel range, before → after)");
         foreach (var pair in pairs)
         {
             Console.WriteLine(string.Create(Inv, $"  {pair.Tensor,-70} {pair.RangeRatioBefore,9:F1} → {pair.RangeRatioAfter,6:F1}"));
         }
 
         Console.WriteLine();
-        Console.WriteLine($"{"configuration",-42} {"held-out top-1",16} {"mean|Δhappy|",13} {"max|Δp|",8}   {"in-sample top-1",16} {"mean|Δhappy|",13}");
+        Console.WriteLine(splits == 1
+            ? $"{"configuration",-56} {"held-out top-1",16} {"mean|Δhappy|",13} {"max|Δp|",8}   {"in-sample top-1",16} {"mean|Δhappy|",13}"
+            : $"{"configuration",-56} {"held-out top-1, mean and per split",40} {"mean|Δhappy|",13} {"mean L1",8}");
         var happy = spec.Classes.ToList().IndexOf("happy");
-        var results = new List<(string Name, Agreement HeldOut, Agreement InSample)>();
+        var results = new List<(string Name, Agreement HeldOut)>();
         float[][]? heldOutDefault = null;
         foreach (var (name, options) in Configurations)
         {
-            var heldOut = new float[crops.Count][];
-            for (var f = 0; f < 2; f++)
+            var perSplit = new List<(Agreement Agreement, double L1)>();
+            for (var split = 0; split < splits; split++)
             {
-                var model = QuantizePrepared(environment, prepared[options.Equalize][f], crops.Where((_, i) => fold[i] != f).Select(Tensor).ToList(), options);
-                var indices = Enumerable.Range(0, crops.Count).Where(i => fold[i] == f).ToList();
-                var outputs = RunAll(environment, OnnxModel.ToBytes(model), indices.Select(i => Tensor(crops[i])).ToList());
-                for (var j = 0; j < indices.Count; j++)
+                var heldOut = new float[crops.Count][];
+                for (var f = 0; f < 2; f++)
                 {
-                    heldOut[indices[j]] = outputs[j];
+                    var model = QuantizePrepared(environment, Prepared(split, f, options), Calibration(split, f), options);
+                    var indices = Enumerable.Range(0, crops.Count).Where(i => folds[split][i] == f).ToList();
+                    var outputs = RunAll(environment, OnnxModel.ToBytes(model), indices.Select(i => all[i]).ToList());
+                    for (var j = 0; j < indices.Count; j++)
+                    {
+                        heldOut[indices[j]] = outputs[j];
+                    }
+                }
+
+                perSplit.Add((Agreement.Compare(expected, heldOut, spec.Classes), expected.Zip(heldOut, (e, x) => e.Zip(x, (p, q) => Math.Abs(p - q)).Sum()).Average()));
+                if (split == 0)
+                {
+                    heldOutDefault ??= heldOut;
                 }
             }
 
-            var inSampleModel = QuantizePrepared(environment, prepared[options.Equalize][2], crops.Select(Tensor).ToList(), options);
-            var inSample = RunAll(environment, OnnxModel.ToBytes(inSampleModel), crops.Select(Tensor).ToList());
-            var a = Agreement.Compare(expected, heldOut, spec.Classes);
-            var b = Agreement.Compare(expected, inSample, spec.Classes);
-            results.Add((name, a, b));
-            heldOutDefault ??= heldOut;
-            Console.WriteLine(string.Create(Inv,
-                $"{name,-42} {a.Top1Agreeing,4}/{a.Count} {a.Top1,7:P1} {a.Classes[happy].MeanAbsDelta,13:F4} {a.Classes.Max(c => c.MaxAbsDelta),8:F4}   {b.Top1Agreeing,4}/{b.Count} {b.Top1,7:P1} {b.Classes[happy].MeanAbsDelta,13:F4}"));
+            var a = perSplit[0].Agreement;
+            results.Add((name, a));
+            if (splits == 1)
+            {
+                var inSampleModel = QuantizePrepared(environment, Prepared(0, 2, options), all, options);
+                var b = Agreement.Compare(expected, RunAll(environment, OnnxModel.ToBytes(inSampleModel), all), spec.Classes);
+                Console.WriteLine(string.Create(Inv,
+                    $"{name,-56} {a.Top1Agreeing,4}/{a.Count} {a.Top1,7:P1} {a.Classes[happy].MeanAbsDelta,13:F4} {a.Classes.Max(c => c.MaxAbsDelta),8:F4}   {b.Top1Agreeing,4}/{b.Count} {b.Top1,7:P1} {b.Classes[happy].MeanAbsDelta,13:F4}"));
+            }
+            else
+            {
+                var counts = string.Join(" ", perSplit.Select(x => x.Agreement.Top1Agreeing));
+                Console.WriteLine(string.Create(Inv,
+                    $"{name,-56} {perSplit.Average(x => x.Agreement.Top1Agreeing),6:F1}/{a.Count} [{counts}]{new string(' ', Math.Max(0, 28 - counts.Length))} {perSplit.Average(x => x.Agreement.Classes[happy].MeanAbsDelta),13:F4} {perSplit.Average(x => x.L1),8:F4}"));
+            }
         }
 
-        var (defaultName, defaultHeldOut, _) = results[0];
+        var (defaultName, defaultHeldOut) = results[0];
         Console.WriteLine();
-        Console.WriteLine($"disagreements, {defaultName}, held-out (fp32 margin = top-1 minus top-2 probability):");
+        Console.WriteLine($"disagreements, {defaultName}, held-out (split 0; fp32 margin = top-1 minus top-2 probability):");
         foreach (var i in Enumerable.Range(0, crops.Count).Where(i => Agreement.ArgMax(expected[i]) != Agreement.ArgMax(heldOutDefault![i])))
         {
-            var sorted = expected[i].OrderDescending().ToArray();
             Console.WriteLine(string.Create(Inv,
-                $"  {crops[i].Image,-36} {crops[i].Variant,-14} fp32 {spec.Classes[Agreement.ArgMax(expected[i])],-8} → int8 {spec.Classes[Agreement.ArgMax(heldOutDefault![i])],-8} margin {sorted[0] - sorted[1]:F3}"));
+                $"  {crops[i].Image,-36} {crops[i].Variant,-14} fp32 {spec.Classes[Agreement.ArgMax(expected[i])],-8} → int8 {spec.Classes[Agreement.ArgMax(heldOutDefault![i])],-8} margin {margins[i]:F3}"));
         }
 
         Console.WriteLine();
-        Console.WriteLine($"per class, {defaultName}, held-out (fp32 top-1 → int8 agrees; mean and max |Δp| of that class over all crops):");
+        Console.WriteLine($"per class, {defaultName}, held-out (split 0; fp32 top-1 → int8 agrees; mean and max |Δp| of that class over all crops):");
         foreach (var c in defaultHeldOut.Classes)
         {
             Console.WriteLine(string.Create(Inv, $"  {c.Class,-9} {c.Agreeing,3}/{c.Fp32Top1,-3}  mean|Δ| {c.MeanAbsDelta:F4}  max|Δ| {c.MaxAbsDelta:F4}"));
         }
 
+        if (splits > 1)
+        {
+            return 0;
+        }
+
         // The models timed: calibrated on every crop, as `edge model build` would ship them.
         var uint8Path = Path.Combine(artifacts, "emotion.int8.onnx");
+        var previousPath = Path.Combine(artifacts, "emotion.int8-previous.onnx");
         var int8Path = Path.Combine(artifacts, "emotion.int8-s8s8.onnx");
-        OnnxModel.Save(QuantizePrepared(environment, prepared[true][2], crops.Select(Tensor).ToList(), Configurations[0].Options), uint8Path);
-        OnnxModel.Save(QuantizePrepared(environment, prepared[true][2], crops.Select(Tensor).ToList(), new QuantizerOptions { ActivationType = ActivationType.Int8 }), int8Path);
+        var int8Options = new QuantizerOptions { ActivationType = ActivationType.Int8 };
+        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, 2, Configurations[0].Options), all, Configurations[0].Options), uint8Path);
+        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, 2, PreviousDefault), all, PreviousDefault), previousPath);
+        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, 2, int8Options), all, int8Options), int8Path);
         PrintFusedOps(environment, uint8Path, artifacts);
+        PrintFusedOps(environment, previousPath, artifacts);
 
         var input = crops[0].Input;
         ModelLatency.Models = new Dictionary<string, (string, float[])>(StringComparer.Ordinal)
         {
             [nameof(ModelLatency.Fp32)] = (fp32Path, input),
             [nameof(ModelLatency.Int8UInt8Activations)] = (uint8Path, input),
+            [nameof(ModelLatency.Int8PreviousDefault)] = (previousPath, input),
             [nameof(ModelLatency.Int8Int8Activations)] = (int8Path, input),
         };
         var medians = ModelLatency.Measure(Path.Combine(artifacts, "BenchmarkDotNet.Artifacts"), quick, invocations: 400);

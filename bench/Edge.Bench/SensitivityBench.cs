@@ -22,7 +22,7 @@ internal static class SensitivityBench
         using var environment = OrtEnvironment.Create();
         var inputs = crops.Select(c => NamedTensor.FromFloat(spec.Input.Name, c.Input, 1, 64, 64, 1)).ToList();
         var expected = QuantBench.RunAll(environment, OnnxModel.ToBytes(fp32), inputs);
-        var (source, statistics) = QuantBench.Prepare(environment, fp32, inputs, options.Equalize);
+        var (source, statistics) = QuantBench.Prepare(environment, fp32, inputs, options.Equalize, options.EqualizationStrength);
 
         double Error(QuantizerOptions o, out Agreement agreement)
         {

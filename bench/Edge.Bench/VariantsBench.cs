@@ -7,13 +7,12 @@ using Edge.Onnx.Runtime;
 namespace Edge.Bench;
 
 /// <summary>
-/// `variants`: a few quantizer settings for speed, each calibrated on every crop (in-sample, a diagnostic), timed
-/// interleaved with fp32 (models take turns, medians).
+/// `variants`: a few quantizer settings for speed (the defaults, the previous default, an integer stem, the depthwise
+/// convs in float), each calibrated on every crop (in-sample agreement, a diagnostic), timed interleaved with fp32
+/// (models take turns, medians).
 /// </summary>
 internal static class VariantsBench
 {
-    private const string FirstConv = "StatefulPartitionedCall/model_1/block1_conv1_act/Relu/conv";
-
     public static int Run(bool quick)
     {
         var artifacts = Path.Combine(FaceCrops.RepoRoot(), "artifacts", "bench");
@@ -25,17 +24,20 @@ internal static class VariantsBench
         using var environment = OrtEnvironment.Create();
         var inputs = crops.Select(c => NamedTensor.FromFloat(spec.Input.Name, c.Input, 1, 64, 64, 1)).ToList();
         var expected = QuantBench.RunAll(environment, OnnxModel.ToBytes(fp32), inputs);
-        var prepared = QuantBench.Prepare(environment, fp32, inputs, equalize: true);
         var options = new QuantizerOptions();
+        // The depthwise convs (group > 1): in float, between channels-last integer kernels.
+        var depthwise = fp32.Graph.Node.Where(n => n.OpType == "Conv" && n.Attribute.Any(a => a.Name == "group" && a.I > 1)).Select(n => n.Name);
         var variants = new (string Name, QuantizerOptions Options)[]
         {
             ("defaults", options),
-            ("first conv float", options with { KeepFloatNodes = new HashSet<string>(StringComparer.Ordinal) { FirstConv } }),
+            ("previous default", QuantBench.PreviousDefault),
+            ("integer stem", options with { KeepSingleChannelConvFloat = false }),
+            ("depthwise float", options with { KeepFloatNodes = new HashSet<string>(depthwise, StringComparer.Ordinal) }),
         };
         var models = new Dictionary<string, (string, float[])>(StringComparer.Ordinal) { ["Fp32"] = (fp32Path, crops[0].Input) };
         foreach (var (name, o) in variants)
         {
-            var model = QuantBench.QuantizePrepared(environment, prepared, inputs, o);
+            var model = QuantBench.QuantizePrepared(environment, QuantBench.Prepare(environment, fp32, inputs, o.Equalize, o.EqualizationStrength), inputs, o);
             var path = Path.Combine(artifacts, $"emotion.variant-{name.Replace(' ', '-')}.onnx");
             OnnxModel.Save(model, path);
             var agreement = Agreement.Compare(expected, QuantBench.RunAll(environment, OnnxModel.ToBytes(model), inputs), spec.Classes);

@@ -27,8 +27,8 @@ internal static class FaceModelBuild
     internal const string GenderFp32Reason = "kept fp32: not used for scoring";
 
     /// <summary>
-    /// The quantizer's defaults (percentile 99.99 calibration, uint8 activations, equalization), unchanged: one
-    /// default, chosen on held-out crops (see <see cref="QuantizerOptions.Calibration"/>).
+    /// The quantizer's defaults (float stem, layout rewrites, percentile 99.999, uint8 activations, equalization α 0.75,
+    /// bias correction), unchanged: one default, chosen on held-out crops (see src/Edge.Onnx/README.md, "Quantizer").
     /// </summary>
     internal static QuantizerOptions DefaultQuantizer { get; } = new();
 
@@ -101,7 +101,7 @@ internal static class FaceModelBuild
 
     internal static string Describe(QuantizerOptions o) => string.Create(
         CultureInfo.InvariantCulture,
-        $"QDQ, per-channel symmetric int8 weights, int32 bias, {o.ActivationType} activations, {o.Calibration}{(o.Calibration == CalibrationMethod.Percentile ? $" {o.Percentile}" : string.Empty)} calibration{(o.Equalize ? ", cross-layer equalization" : string.Empty)}{(o.CorrectBias ? ", bias correction" : string.Empty)}; float: {string.Join(", ", o.KeepFloatOpTypes.Order(StringComparer.Ordinal))}");
+        $"QDQ, per-channel symmetric int8 weights, int32 bias, {o.ActivationType} activations, {o.Calibration}{(o.Calibration == CalibrationMethod.Percentile ? $" {o.Percentile}" : string.Empty)} calibration{(o.Equalize ? $", cross-layer equalization α {o.EqualizationStrength}" : string.Empty)}{(o.CorrectBias ? ", bias correction" : string.Empty)}{(o.RewriteForIntegerKernels ? ", integer-kernel layout rewrites" : string.Empty)}; float: {string.Join(", ", o.KeepFloatOpTypes.Order(StringComparer.Ordinal))}{(o.KeepSingleChannelConvFloat ? ", the one-input-channel stem Conv" : string.Empty)}");
 
     /// <summary>The best face of each photo as the scorer would crop it (and its mirror when asked).</summary>
     internal static List<float[]> Crops(OrtEnvironment environment, string detectorPath, IEnumerable<string> photos, bool mirror, CancellationToken cancellationToken)

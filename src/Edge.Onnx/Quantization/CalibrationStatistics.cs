@@ -34,6 +34,9 @@ public sealed class TensorStatistics
     /// <summary>Largest magnitude per channel (axis 1) for 4-D tensors; null otherwise.</summary>
     public IReadOnlyList<float>? ChannelAbsMax { get; init; }
 
+    /// <summary>The tensor's shape, when every sample gave the same one; null otherwise (or when none was given).</summary>
+    public IReadOnlyList<long>? Shape { get; init; }
+
     /// <summary>Number of values seen.</summary>
     public long Count => _values.Sum();
 
@@ -225,6 +228,8 @@ public sealed class CalibrationCollector
     private readonly List<float> _min = [];
     private readonly List<float> _max = [];
     private readonly List<float[]?> _channelAbsMax = [];
+    private readonly List<long[]?> _shape = [];
+    private readonly HashSet<int> _shapeVaries = [];
     private long[][]? _values;
     private long[][]? _magnitudes;
 
@@ -245,6 +250,17 @@ public sealed class CalibrationCollector
     public void ObserveRange(string tensor, ReadOnlySpan<float> values, ReadOnlySpan<long> shape)
     {
         ObserveRange(tensor, values);
+        var index = _index[tensor];
+        if (_shape[index] is null && !_shapeVaries.Contains(index))
+        {
+            _shape[index] = shape.ToArray();
+        }
+        else if (_shape[index] is { } seen && !shape.SequenceEqual(seen))
+        {
+            _shape[index] = null;
+            _shapeVaries.Add(index);
+        }
+
         if (shape.Length != 4 || shape[0] * shape[1] * shape[2] * shape[3] != values.Length)
         {
             return;
@@ -285,6 +301,7 @@ public sealed class CalibrationCollector
             _min.Add(float.PositiveInfinity);
             _max.Add(float.NegativeInfinity);
             _channelAbsMax.Add(null);
+            _shape.Add(null);
         }
 
         if (values.IsEmpty)
@@ -366,7 +383,7 @@ public sealed class CalibrationCollector
                 throw new InvalidOperationException($"tensor '{_names[i]}' had no values during calibration.");
             }
 
-            result[i] = new TensorStatistics(_names[i], _min[i], _max[i], _values[i], _magnitudes[i]) { ChannelAbsMax = _channelAbsMax[i] };
+            result[i] = new TensorStatistics(_names[i], _min[i], _max[i], _values[i], _magnitudes[i]) { ChannelAbsMax = _channelAbsMax[i], Shape = _shape[i] };
         }
 
         return new CalibrationStatistics(result);

@@ -24,7 +24,14 @@ public static partial class Quantizer
     /// tensor's largest range; a dense consumer gets s_c = √(activation range / weight range), balancing both.
     /// Needs statistics with per-channel ranges (from <see cref="Calibrate(Runtime.OrtEnvironment, ModelProto, IEnumerable{IReadOnlyList{Runtime.NamedTensor}}, int, CancellationToken)"/>).
     /// </summary>
-    public static EqualizationResult Equalize(ModelProto fp32, CalibrationStatistics statistics)
+    public static EqualizationResult Equalize(ModelProto fp32, CalibrationStatistics statistics) => Equalize(fp32, statistics, 0.5f);
+
+    /// <summary>
+    /// As <see cref="Equalize(ModelProto, CalibrationStatistics)"/>, with a dense consumer's factor
+    /// s_c = r_c^α · w_c^(α − 1) (r: activation range, w: weight range): α = 0.5 balances both (√(r/w)), α = 1 gives
+    /// every channel the same activation range and leaves the weights to absorb it.
+    /// </summary>
+    public static EqualizationResult Equalize(ModelProto fp32, CalibrationStatistics statistics, float strength)
     {
         ArgumentNullException.ThrowIfNull(fp32);
         ArgumentNullException.ThrowIfNull(statistics);
@@ -89,7 +96,7 @@ public static partial class Quantizer
                 continue;
             }
 
-            var scales = Factors(graph, initializerIndex, next, ranges);
+            var scales = Factors(graph, initializerIndex, next, ranges, strength);
             if (scales is null)
             {
                 continue;
@@ -133,7 +140,7 @@ public static partial class Quantizer
     }
 
     /// <summary>Per-channel factors s_c, or null when nothing would change.</summary>
-    private static float[]? Factors(GraphProto graph, Dictionary<string, int> index, List<NodeProto> consumers, IReadOnlyList<float> ranges)
+    private static float[]? Factors(GraphProto graph, Dictionary<string, int> index, List<NodeProto> consumers, IReadOnlyList<float> ranges, float strength)
     {
         var channels = ranges.Count;
         var maxRange = ranges.Max();
@@ -165,7 +172,8 @@ public static partial class Quantizer
             scales[c] = r <= 0 ? 1f
                 : !dense ? r / maxRange
                 : weightRanges[c] <= 0 ? 1f
-                : MathF.Sqrt(r / weightRanges[c]);
+                : strength == 0.5f ? MathF.Sqrt(r / weightRanges[c])
+                : MathF.Pow(r, strength) * MathF.Pow(weightRanges[c], strength - 1f);
         }
 
         if (dense)

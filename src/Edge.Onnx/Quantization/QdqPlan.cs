@@ -17,12 +17,14 @@ public sealed record QuantizedTensor(string Name, TensorRange Observed, TensorRa
 /// <param name="QuantizedNodes">Names of nodes that run on integers after ORT's QDQ fusion (when ORT fuses them).</param>
 /// <param name="FloatNodes">Names of nodes left in float, with the reason.</param>
 /// <param name="FoldedRelus">Names of Relu nodes removed because their output QuantizeLinear (zero point 0) clamps.</param>
+/// <param name="Rewrites">The float-exact graph rewrites made for the integer kernels (<see cref="QuantizerOptions.RewriteForIntegerKernels"/>).</param>
 public sealed record QuantizationResult(
     ModelProto Model,
     IReadOnlyList<QuantizedTensor> Tensors,
     IReadOnlyList<string> QuantizedNodes,
     IReadOnlyList<(string Node, string Reason)> FloatNodes,
-    IReadOnlyList<string> FoldedRelus);
+    IReadOnlyList<string> FoldedRelus,
+    IReadOnlyList<string> Rewrites);
 
 /// <summary>
 /// Rewrites a float ONNX graph into QDQ form given per-tensor ranges. Placement follows what ONNX Runtime's QDQ
@@ -90,10 +92,11 @@ internal static class QdqRewriter
             throw new NotSupportedException($"quantization needs ai.onnx opset 13 or later (per-axis QuantizeLinear/DequantizeLinear); the model imports opset {opset}.");
         }
 
+        var rewrites = options.RewriteForIntegerKernels ? LayoutRewriter.Apply(model, statistics.ByName, options) : [];
         var context = new Context(graph, options);
         context.Plan();
         context.Emit(statistics.ByName);
-        return new QuantizationResult(model, context.Report, context.QuantizedNodeNames, context.FloatNodeReasons, context.Folded);
+        return new QuantizationResult(model, context.Report, context.QuantizedNodeNames, context.FloatNodeReasons, context.Folded, rewrites);
     }
 
     /// <summary>Input positions that carry activations (as opposed to weights, biases or shapes).</summary>
@@ -200,9 +203,11 @@ internal static class QdqRewriter
                         continue;
                     }
 
-                    var fromQuantized = _producer.TryGetValue(node.Input[0], out var p) && _quantized.Contains(p);
+                    // A Gemm/MatMul output stays float unless an integer consumer reads it (see QuantizedTensors), so
+                    // it does not pull a value-preserving op after it into the quantized set.
+                    var fromQuantized = _producer.TryGetValue(node.Input[0], out var p) && _quantized.Contains(p) && p.OpType is not ("Gemm" or "MatMul");
                     var toQuantized = _consumers.TryGetValue(node.Output[0], out var cs) && cs.Any(c => _quantized.Contains(c) && ActivationSlots(c).Any(s => c.Input[s] == node.Output[0]));
-                    if (fromQuantized || toQuantized)
+                    if (fromQuantized || (toQuantized && node.OpType != "Relu"))
                     {
                         _quantized.Add(node);
                         changed = true;
@@ -373,6 +378,11 @@ internal static class QdqRewriter
                         return "bias is not a float initializer";
                     }
 
+                    if (options.KeepSingleChannelConvFloat && IsSingleChannelConv(node))
+                    {
+                        return "KeepSingleChannelConvFloat: one input channel";
+                    }
+
                     break;
                 case "Gemm":
                     if (IntAttribute(node, "transA", 0) != 0 || FloatAttribute(node, "alpha", 1f) != 1f || FloatAttribute(node, "beta", 1f) != 1f)
@@ -427,6 +437,9 @@ internal static class QdqRewriter
 
             return null;
         }
+
+        private bool IsSingleChannelConv(NodeProto conv) =>
+            _initializers[conv.Input[1]].Dims is [_, 1, ..] && IntAttribute(conv, "group", 1) == 1;
 
         private bool IsFloatInitializer(string name) =>
             _initializers.TryGetValue(name, out var t) && t.DataType == (int)TensorElementType.Float;
@@ -498,8 +511,12 @@ internal static class QdqRewriter
                     }
                 }
 
+                // A Gemm/MatMul read only by float nodes keeps a float output: ORT runs it as QGemm or
+                // MatMulIntegerToFloat with the float result (one rounding fewer, no extra node). Its output is
+                // still quantized when an integer consumer reads it (that consumer's input slot adds it above).
                 var output = node.Output[0];
-                if (_consumers.ContainsKey(output) || _graphOutputs.Contains(output))
+                var floatOutput = node.OpType is "Gemm" or "MatMul" && !_graphOutputs.Contains(output);
+                if (!floatOutput && (_consumers.ContainsKey(output) || _graphOutputs.Contains(output)))
                 {
                     set.Add(output);
                 }
@@ -517,9 +534,10 @@ internal static class QdqRewriter
             var groups = new Dictionary<string, (TensorRange Observed, TensorRange Chosen)>(StringComparer.Ordinal);
             foreach (var tensor in ordered)
             {
+                // A tensor a rewrite added (no statistics) takes its parameters from the tensors it shares them with.
                 if (!statistics.TryGetValue(tensor, out var stats))
                 {
-                    throw new InvalidOperationException($"tensor '{tensor}' was not observed during calibration.");
+                    continue;
                 }
 
                 var root = Find(tensor);
@@ -537,7 +555,12 @@ internal static class QdqRewriter
             foreach (var tensor in ordered)
             {
                 var root = Find(tensor);
-                var (observed, chosen) = groups[root];
+                if (!groups.TryGetValue(root, out var group))
+                {
+                    throw new InvalidOperationException($"tensor '{tensor}' was not observed during calibration.");
+                }
+
+                var (observed, chosen) = group;
                 var p = QuantParams.ForActivation(chosen, options.ActivationType);
                 _params[tensor] = p;
                 Report.Add(new QuantizedTensor(tensor, observed, chosen, p, root == tensor ? null : root));

@@ -93,6 +93,12 @@ public static partial class Quantizer
         }
 
         var names = tensorToNode.Keys.ToList();
+        if (names.Count == 0)
+        {
+            // The QDQ model no longer has these nodes (a layout rewrite replaced them): nothing to measure.
+            return new Dictionary<string, double[]>(StringComparer.Ordinal);
+        }
+
         var sums = new Dictionary<string, double[]>(StringComparer.Ordinal);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         using var session = environment.CreateSession(

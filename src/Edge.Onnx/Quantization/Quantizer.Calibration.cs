@@ -88,7 +88,7 @@ public static partial class Quantizer
         if (options.Equalize)
         {
             // Equalization rescales channels of some tensors: their ranges are measured again on the new model.
-            fp32 = Equalize(fp32, statistics).Model;
+            fp32 = Equalize(fp32, statistics, options.EqualizationStrength).Model;
             statistics = Calibrate(environment, fp32, list, options.HistogramBins, cancellationToken);
         }
 

@@ -97,13 +97,17 @@ public sealed class CalibrationStatisticsTests
     }
 
     [Fact]
-    public void QuantizerOptions_Defaults_UInt8Percentile9999WithEqualization()
+    public void QuantizerOptions_Defaults_UInt8Percentile99999EqualizationBiasCorrectionFloatStemAndLayoutRewrites()
     {
         // The one default `edge model build` ships (src/Edge.Host/Models/README.md); bench/results/quant.txt is why.
         var options = new QuantizerOptions();
         Assert.Equal(ActivationType.UInt8, options.ActivationType);
         Assert.Equal(CalibrationMethod.Percentile, options.Calibration);
-        Assert.Equal(99.99, options.Percentile);
+        Assert.Equal(99.999, options.Percentile);
         Assert.True(options.Equalize);
+        Assert.Equal(0.75f, options.EqualizationStrength);
+        Assert.True(options.RewriteForIntegerKernels);
+        Assert.True(options.CorrectBias);
+        Assert.True(options.KeepSingleChannelConvFloat);
     }
 }

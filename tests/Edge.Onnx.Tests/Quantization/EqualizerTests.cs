@@ -65,6 +65,28 @@ public sealed class EqualizerTests : IDisposable
     }
 
     [Fact]
+    public void Equalize_Strength_MovesDensePairsFromBalancedToEqualActivationRanges()
+    {
+        var model = MiniXception.Build(Size);
+        var statistics = Quantizer.Calibrate(_environment, model, Samples(11));
+        // block1_dw1 → block1_pw1 (dense consumer): √(r/w) at 0.5; at 1 every channel gets the same activation range.
+        float Spread(float strength) => Quantizer.Equalize(model, statistics, strength).Pairs.Single(p => p.Producer == "block1_dw1").RangeRatioAfter;
+        var (half, threeQuarters, one) = (Spread(0.5f), Spread(0.75f), Spread(1f));
+        Assert.Equal(1f, one, 3);
+        Assert.True(one < threeQuarters && threeQuarters < half, $"spread {half} → {threeQuarters} → {one}");
+        Assert.Equal(OnnxModel.ToBytes(Quantizer.Equalize(model, statistics).Model), OnnxModel.ToBytes(Quantizer.Equalize(model, statistics, 0.5f).Model));
+    }
+
+    [Theory]
+    [InlineData(0.4f)]
+    [InlineData(1.1f)]
+    public void Validate_EqualizationStrengthOutsideHalfToOne_ThrowsNamingTheSetting(float strength)
+    {
+        var e = Assert.Throws<ArgumentException>(() => new QuantizerOptions { EqualizationStrength = strength }.Validate());
+        Assert.Contains("EqualizationStrength", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Equalize_SharedWeightInitializer_PairIsLeftAlone()
     {
         var model = MiniXception.Build(Size);

@@ -107,21 +107,49 @@ public sealed class OrtQuantizationTests : IDisposable
     }
 
     [Fact]
-    public void OptimisedGraph_UInt8Default_RunsQLinearConvQLinearAddUInt8MaxPoolAndNoFloatConv()
+    public void OptimisedGraph_UInt8Default_FloatStemThenOnlyIntegerKernelsAndAFloatOutputQGemmHead()
     {
         var model = MiniXception.Build(Size);
-        var quantized = Quantizer.Quantize(_environment, model, CalibrationSet().Select(s => (IReadOnlyList<NamedTensor>)[s]), new QuantizerOptions()).Model;
-        var optimised = Optimised(quantized, "uint8");
+        var result = Quantizer.Quantize(_environment, model, CalibrationSet().Select(s => (IReadOnlyList<NamedTensor>)[s]), new QuantizerOptions());
+        var optimised = Optimised(result.Model, "uint8");
         var ops = optimised.Graph.Node.Select(n => n.OpType).ToList();
 
-        Assert.Equal(10, ops.Count(o => o == "QLinearConv"));
-        Assert.Equal(2, ops.Count(o => o == "QLinearAdd"));
-        Assert.DoesNotContain("Conv", ops);
+        // 10 Convs: the one-channel stem runs in float (ORT's NCHWc Conv), the head Conv + GlobalAveragePool became one
+        // float-output QGemm, the other 8 run as QLinearConv; the residual Add read by a Relu and by the next Add runs
+        // twice as QLinearAdd.
+        var floatConv = Assert.Single(optimised.Graph.Node, n => n.OpType == "Conv");
+        Assert.Equal("com.microsoft.nchwc", floatConv.Domain);
+        Assert.Equal(8, ops.Count(o => o == "QLinearConv"));
+        Assert.Equal(3, ops.Count(o => o == "QLinearAdd"));
+        var gemm = Assert.Single(optimised.Graph.Node, n => n.OpType == "QGemm");
+        // Inputs A, a_scale, a_zero_point, B, b_scale, b_zero_point, C, y_scale, y_zero_point: no y_scale, a float output.
+        Assert.True(gemm.Input.Count <= 7 || gemm.Input[7].Length == 0, $"QGemm has a y_scale: {string.Join(", ", gemm.Input)}");
+        Assert.DoesNotContain("GlobalAveragePool", ops);
         Assert.DoesNotContain(ops, o => o.EndsWith("MaxPool", StringComparison.Ordinal) && !IsUInt8MaxPool(optimised, o));
         Assert.Contains(ops, o => o.EndsWith("MaxPool", StringComparison.Ordinal));
-        // The input Transpose runs on uint8 or cancels against the channels-last convolution: no float Transpose
-        // sits between the input and the first QLinearConv.
+        // One QuantizeLinear (after the float stem) and no DequantizeLinear: every later tensor between nodes is uint8.
+        Assert.Equal(["QuantizeLinear"], ops.Where(o => o.EndsWith("QuantizeLinear", StringComparison.Ordinal)));
+        Assert.DoesNotContain(optimised.Graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == MiniXception.Input);
+        Assert.Equal(2, result.Rewrites.Count);
+    }
+
+    [Fact]
+    public void OptimisedGraph_IntegerStem_RunsAsSpaceToDepthQLinearConvAndNoFloatConv()
+    {
+        var model = MiniXception.Build(Size);
+        var options = new QuantizerOptions { KeepSingleChannelConvFloat = false };
+        var result = Quantizer.Quantize(_environment, model, CalibrationSet().Select(s => (IReadOnlyList<NamedTensor>)[s]), options);
+        var optimised = Optimised(result.Model, "uint8-stem");
+        var ops = optimised.Graph.Node.Select(n => n.OpType).ToList();
+
+        Assert.Equal(9, ops.Count(o => o == "QLinearConv"));
+        Assert.DoesNotContain("Conv", ops);
         Assert.Single(optimised.Graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == MiniXception.Input);
+        // The stem (3×3 stride 2 on one channel) runs as a 2×2 stride-1 QLinearConv on 4 space-to-depth channels.
+        var stem = optimised.Graph.Node.First(n => n.OpType == "QLinearConv");
+        Assert.Equal([2L, 2L], stem.Attribute.Single(a => a.Name == "kernel_shape").Ints);
+        Assert.Equal([1L, 1L], stem.Attribute.Single(a => a.Name == "strides").Ints);
+        Assert.Equal(3, result.Rewrites.Count);
     }
 
     [Fact]

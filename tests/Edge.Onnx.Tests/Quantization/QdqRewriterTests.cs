@@ -27,10 +27,31 @@ public sealed class QdqRewriterTests
         return collector.Build();
     }
 
+    /// <summary>
+    /// The mini model quantized with every Conv integer (its stem has one input channel, which the defaults keep float;
+    /// <see cref="Quantize_Defaults_SingleChannelStemStaysFloatAndTheInputIsNotQuantized"/> covers that).
+    /// </summary>
     private static QuantizationResult QuantizeMini(QuantizerOptions? options = null, MiniXception.Head head = MiniXception.Head.Conv)
     {
         var model = MiniXception.Build(head: head);
-        return Quantizer.Quantize(model, FakeStatistics(model), options ?? new QuantizerOptions());
+        return Quantizer.Quantize(model, FakeStatistics(model), (options ?? new QuantizerOptions()) with { KeepSingleChannelConvFloat = false });
+    }
+
+    [Fact]
+    public void Quantize_Defaults_SingleChannelStemStaysFloatAndTheInputIsNotQuantized()
+    {
+        var model = MiniXception.Build();
+        var result = Quantizer.Quantize(model, FakeStatistics(model), new QuantizerOptions());
+        var g = result.Model.Graph;
+        var stem = g.Node.Single(n => n.Name == "stem1");
+        Assert.Equal("stem1_w", stem.Input[1]);
+        Assert.Contains(result.FloatNodes, f => f.Node == "stem1" && f.Reason.StartsWith("KeepSingleChannelConvFloat", StringComparison.Ordinal));
+        Assert.DoesNotContain(g.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == MiniXception.Input);
+        // Its Relu runs in float too and only the Relu output is quantized, for stem2.
+        var relu = Assert.Single(Consumers(g, stem.Output[0]));
+        Assert.Equal("Relu", relu.OpType);
+        Assert.Equal("QuantizeLinear", Assert.Single(Consumers(g, relu.Output[0])).OpType);
+        Assert.Equal(9, g.Node.Count(n => n.OpType == "Conv" && n.Input[1].EndsWith("_dequantized", StringComparison.Ordinal)));
     }
 
     private static NodeProto Producer(GraphProto g, string tensor) => g.Node.Single(n => n.Output.Contains(tensor));
@@ -80,14 +101,40 @@ public sealed class QdqRewriterTests
     {
         var result = QuantizeMini();
         var g = result.Model.Graph;
-        Assert.Equal(3, result.FoldedRelus.Count);
-        // The Relu after the residual Add feeds two consumers' branch and stays (ORT drops it into the Q itself).
-        Assert.Single(g.Node, n => n.OpType == "Relu");
+        // Three after Convs, one after the residual Add, which the rewrite gives an Add of its own (the other copy
+        // feeds the second residual Add).
+        Assert.Equal(4, result.FoldedRelus.Count);
+        Assert.DoesNotContain(g.Node, n => n.OpType == "Relu");
         foreach (var conv in g.Node.Where(n => n.OpType == "Conv" && n.Name is "stem1" or "stem2" or "block1_pw1"))
         {
             var q = Consumers(g, conv.Output[0]).Single();
             Assert.Equal(new byte[] { 0 }, Tensors.ToByteArray(OnnxModel.FindInitializer(result.Model, q.Input[2])!));
         }
+    }
+
+    [Fact]
+    public void Quantize_AddReadByReluAndResidual_ReluBranchGetsItsOwnAddWithZeroPointZero()
+    {
+        var result = QuantizeMini();
+        var g = result.Model.Graph;
+        var adds = g.Node.Where(n => n.OpType == "Add").ToList();
+        Assert.Equal(3, adds.Count);
+        var branch = Assert.Single(adds, a => a.Name.EndsWith("/relu_branch", StringComparison.Ordinal));
+        var original = adds.Single(a => a.Name == branch.Name[..^"/relu_branch".Length]);
+        // Same inputs (each through its own DequantizeLinear of the same quantized tensor).
+        Assert.Equal(original.Input.Select(i => Producer(g, i).Input[0]), branch.Input.Select(i => Producer(g, i).Input[0]));
+        var q = Assert.Single(Consumers(g, branch.Output[0]));
+        Assert.Equal(new byte[] { 0 }, Tensors.ToByteArray(OnnxModel.FindInitializer(result.Model, q.Input[2])!));
+        Assert.Contains(result.Rewrites, r => r.Contains("Relu branch", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Quantize_NoRewrites_ReluAfterResidualAddStaysBetweenQAndDq()
+    {
+        var result = QuantizeMini(new QuantizerOptions { RewriteForIntegerKernels = false });
+        Assert.Equal(3, result.FoldedRelus.Count);
+        Assert.Single(result.Model.Graph.Node, n => n.OpType == "Relu");
+        Assert.Empty(result.Rewrites);
     }
 
     [Fact]
@@ -159,10 +206,24 @@ public sealed class QdqRewriterTests
         Assert.Equal("block1_dw2_w", g.Node.Single(n => n.Name == "block1_dw2").Input[1]);
     }
 
+    [Fact]
+    public void Quantize_StemConvKeptFloat_ItsReluStaysFloatAndOnlyTheReluOutputIsQuantized()
+    {
+        // Quantizing the Relu's input instead would spend half the levels on values the Relu then zeroes.
+        var options = new QuantizerOptions { KeepFloatNodes = new HashSet<string>(StringComparer.Ordinal) { "stem1" } };
+        var result = QuantizeMini(options);
+        var g = result.Model.Graph;
+        var stem = g.Node.Single(n => n.Name == "stem1");
+        var relu = Assert.Single(Consumers(g, stem.Output[0]));
+        Assert.Equal("Relu", relu.OpType);
+        Assert.Equal("QuantizeLinear", Assert.Single(Consumers(g, relu.Output[0])).OpType);
+        Assert.DoesNotContain(result.Tensors, t => t.Name == stem.Output[0]);
+    }
+
     [Theory]
     [InlineData(MiniXception.Head.MatMul)]
     [InlineData(MiniXception.Head.Gemm)]
-    public void Quantize_DenseHead_WeightPerColumnAndOutputQuantized(MiniXception.Head head)
+    public void Quantize_DenseHead_WeightPerColumnAndOutputQuantizedOnlyForAnIntegerConsumer(MiniXception.Head head)
     {
         var result = QuantizeMini(head: head);
         var g = result.Model.Graph;
@@ -171,7 +232,9 @@ public sealed class QdqRewriterTests
         Assert.Equal("DequantizeLinear", weight.OpType);
         Assert.Equal(head == MiniXception.Head.Gemm ? 0 : 1, weight.Attribute.Single(a => a.Name == "axis").I);
         Assert.Equal(7, OnnxModel.ReadFloatInitializer(result.Model, weight.Input[1]).Length);
-        Assert.Equal("QuantizeLinear", Assert.Single(Consumers(g, dense.Output[0])).OpType);
+        // MatMul feeds the (quantized) bias Add: its output is quantized. Gemm feeds the float Softmax: its output
+        // stays float, so ORT runs a float-output QGemm.
+        Assert.Equal(head == MiniXception.Head.MatMul ? "QuantizeLinear" : "Softmax", Assert.Single(Consumers(g, dense.Output[0])).OpType);
     }
 
     [Fact]
