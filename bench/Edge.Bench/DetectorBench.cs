@@ -20,7 +20,7 @@ internal static class DetectorBench
     [
         ("uint8 defaults", new QuantizerOptions()),
         ("uint8 min-max, no equalization", new QuantizerOptions { Calibration = CalibrationMethod.MinMax, Equalize = false }),
-        ("uint8 percentile 99.99", new QuantizerOptions { Calibration = CalibrationMethod.Percentile }),
+        ("uint8 percentile 99.99", new QuantizerOptions { Calibration = CalibrationMethod.Percentile, Percentile = 99.99 }),
         ("uint8 defaults, output convs float", new QuantizerOptions { KeepLastLayerFloat = true }),
         ("int8 symmetric, defaults", new QuantizerOptions { ActivationType = ActivationType.Int8 }),
     ];

@@ -22,7 +22,7 @@ public sealed record Int8Report(int CalibrationFaces, Agreement HeldOut);
 internal static class FaceModelBuild
 {
     internal const string DetectorFp32Reason =
-        "kept fp32: depthwise-heavy BlazeFace ran no faster in int8 on ORT 1.30 CPU (1.11 × fp32 fully fused) and min-max calibration broke its logits (../shared/FACTS.md)";
+        "kept fp32: depthwise-heavy BlazeFace ran slower in int8 on ORT 1.30 CPU (1.47–1.50 × fp32, fully fused) and the quantizer's defaults kept the best anchor on only 54 % of held-out photos (73 % with the output convs float; 95 % needed): `bench detector`, bench/results/detector.txt";
 
     internal const string GenderFp32Reason = "kept fp32: not used for scoring";
 
