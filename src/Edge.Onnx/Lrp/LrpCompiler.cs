@@ -358,7 +358,7 @@ public static class LrpCompiler
             }
             else
             {
-                map = e.Reshape(Project(stopAt, stopRelevance ?? throw new InvalidOperationException($"relevance never reached '{stopAt}'")), -1, height, width);
+                map = e.Reshape(Project(stopAt, stopRelevance ?? throw new InvalidOperationException($"relevance never reached '{stopAt}'"), nodes), -1, height, width);
             }
 
             graph.Output.Add(TensorInfo(MapOutputName, [o.Maps ?? -1, height, width]));
@@ -403,48 +403,70 @@ public static class LrpCompiler
             return convs.Count >= 2 ? convs[(convs.Count - 1) / 2].Output[0] : throw new InvalidOperationException("reduced mode needs a residual Add or two convolutions to stop at");
         }
 
-        /// <summary>Flat rule from <paramref name="stop"/> to the pixels on the channel-summed relevance.</summary>
-        private string Project(string stop, string r)
+        /// <summary>
+        /// Projection from <paramref name="stop"/> to the pixels on the channel-summed relevance (flat, guided or
+        /// relevance-weighted), walking the graph backwards from the stop; a residual Add splits its map over both
+        /// branches when <see cref="LrpOptions.ProjectBothBranches"/>, else the map follows the Add's first input.
+        /// </summary>
+        private string Project(string stop, string r, List<NodeProto> nodes)
         {
             if (g.Shape(stop).Length != 4)
             {
                 throw new InvalidOperationException($"reduced mode stops at a 4-D NCHW tensor, '{stop}' is not");
             }
 
-            var map = e.ReduceSum(r, [1], true);
-            var t = stop;
-            while (t != g.InputName)
+            // Relevant: β [K, C] = each channel's share of the relevance at the tensor (only on a single path).
+            var beta = o.Projection == LrpProjection.Relevant ? e.ReduceSum(e.Node("Abs", [r]), [2, 3], false) : null;
+            var pending = new Dictionary<string, List<string>> { [stop] = [e.ReduceSum(r, [1], true)] };
+            var channelSums = new Dictionary<string, string>();
+            string Sum(string tensor) => channelSums.TryGetValue(tensor, out var s) ? s : channelSums[tensor] = e.ReduceSum(g.NonNegative.GetValueOrDefault(tensor) ? tensor : e.Relu(tensor), [1], true);
+            void Give(string tensor, string m) => (pending.TryGetValue(tensor, out var list) ? list : pending[tensor] = []).Add(m);
+            for (var i = nodes.IndexOf(g.Producers[stop]); i >= 0; i--)
             {
-                var node = g.Producers[t];
-                var x = node.Input.FirstOrDefault(i => !g.IsConstant(i)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
+                var node = nodes[i];
+                if (!pending.Remove(node.Output[0], out var maps))
+                {
+                    continue;
+                }
+
+                var map = maps.Aggregate(e.Add);
+                var x = node.Input.FirstOrDefault(v => !g.IsConstant(v)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
                 if (node.OpType == "Conv" && o.InputBounds && KindOf(node) == ConvKind.Input)
                 {
                     // The input layer gets its exact z^B rule back: the channel-summed relevance is shared over the
-                    // layer's channels in proportion to their ReLU'd output, then z^B gives pixel-level detail.
+                    // layer's channels in proportion to their ReLU'd output (times β), then z^B gives pixel-level detail.
                     var y = node.Output[0];
-                    var active = e.Relu(y);
+                    var active = beta is null ? e.Relu(y) : e.Mul(e.Relu(y), e.Reshape(beta, -1, g.Shape(y)[1], 1, 1));
                     var share = e.Div(active, e.Add(e.ReduceSum(active, [1], true), e.Scalar(o.Stabilizer)));
                     var rin = Conv(node, e.Mul(map, share));
-                    map = e.ReduceSum(rin, [1], true);
+                    Give(x, e.ReduceSum(rin, [1], true));
                 }
                 else if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
                 {
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);
-                    if (k.All(v => v == 1) && geo.Strides.All(v => v == 1) && geo.Pads.All(v => v == 0))
+                    if (beta is not null && node.OpType == "Conv")
                     {
-                        t = x;
-                        continue;
+                        beta = ChannelShares(node, beta);
                     }
 
                     var onesValues = Enumerable.Repeat(1f, (int)(k[0] * k[1])).ToArray();
                     var ones = e.FloatConst([1, 1, k[0], k[1]], onesValues);
-                    if (o.Projection == LrpProjection.Guided)
+                    if (k.All(v => v == 1) && geo.Pads.All(v => v == 0))
                     {
-                        var a = e.ReduceSum(g.NonNegative.GetValueOrDefault(x) ? x : e.Relu(x), [1], true);
+                        // 1×1: the map stays where it is (stride 1) or goes back onto the stride grid.
+                        Give(x, geo.Strides.All(v => v == 1) ? map : e.ConvTranspose(map, ones, geo, 1));
+                        continue;
+                    }
+
+                    if (o.Projection is LrpProjection.Guided or LrpProjection.Relevant)
+                    {
+                        var xs = g.Shape(x);
+                        var a = beta is null
+                            ? Sum(x)
+                            : e.Reshape(e.Node("Conv", [g.NonNegative.GetValueOrDefault(x) ? x : e.Relu(x), e.Reshape(beta, -1, xs[1], 1, 1)], LrpEmitter.Ints("kernel_shape", 1, 1)), -1, 1, xs[2], xs[3]);
                         var zsum = e.Add(e.Conv(a, ones, geo, 1), e.Scalar(o.Stabilizer));
-                        map = e.Mul(a, e.Backward(e.Div(map, zsum), ones, onesValues, [1, 1, k[0], k[1]], geo, 1));
-                        t = x;
+                        Give(x, e.Mul(a, e.Backward(e.Div(map, zsum), ones, onesValues, [1, 1, k[0], k[1]], geo, 1)));
                         continue;
                     }
 
@@ -458,16 +480,80 @@ public static class LrpCompiler
                         var mean = e.Node("ReduceMean", [coverage], LrpEmitter.Ints("axes", 2, 3), LrpEmitter.Int("keepdims", 1));
                         map = e.Div(map, e.Add(e.Div(coverage, mean), e.Scalar(o.Stabilizer)));
                     }
+
+                    Give(x, map);
                 }
-                else if (!(LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose"))
+                else if (node.OpType == "Add" && o.ProjectBothBranches && beta is null && !g.IsConstant(node.Input[0]) && !g.IsConstant(node.Input[1]))
+                {
+                    // The residual rule on channel sums: each branch gets Σ_c |x_c| / (Σ_c |a_c| + Σ_c |b_c|) of the map.
+                    var a = node.Input[0];
+                    var b = node.Input[1];
+                    var (sa, sb) = o.AddRule == LrpAddRule.Absolute
+                        ? (e.ReduceSum(e.Node("Abs", [a]), [1], true), e.ReduceSum(e.Node("Abs", [b]), [1], true))
+                        : (e.ReduceSum(a, [1], true), e.ReduceSum(b, [1], true));
+                    var share = e.Div(map, o.AddRule == LrpAddRule.Absolute ? e.Add(e.Add(sa, sb), e.Scalar(o.Stabilizer)) : e.Stabilize(e.Add(sa, sb), o.Epsilon));
+                    Give(a, e.Mul(sa, share));
+                    Give(b, e.Mul(sb, share));
+                }
+                else if (LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose")
+                {
+                    Give(x, map);
+                }
+                else
                 {
                     throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "not on a projectable path in reduced mode");
                 }
-
-                t = x;
             }
 
-            return map;
+            var rest = string.Join(", ", pending.Keys.Where(k => k != g.InputName));
+            return pending.Remove(g.InputName, out var last) && rest.Length == 0
+                ? last.Aggregate(e.Add)
+                : throw new InvalidOperationException($"the projection did not reach the input in one piece (left at: {rest})");
+        }
+
+        /// <summary>
+        /// β [K, C_out] → [K, C_in] through a convolution: a depthwise one keeps each channel's share; a full one shares each
+        /// output channel's β over its inputs in proportion to Σ_t w⁺_oi(t) (z⁺ with uniform activations, a constant matrix).
+        /// </summary>
+        private string ChannelShares(NodeProto conv, string beta)
+        {
+            var ws = g.Shape(conv.Input[1]);
+            var group = LrpGraph.AttrInt(conv, "group", 1);
+            if (group == ws[0] && ws[1] == 1)
+            {
+                return beta;
+            }
+
+            if (group != 1)
+            {
+                throw new LrpUnsupportedOperatorException(conv.OpType, conv.Name, "the relevant projection supports depthwise or ungrouped convolutions only");
+            }
+
+            var w = Values(conv.Input[1]) ?? throw new LrpUnsupportedOperatorException(conv.OpType, conv.Name, "the relevant projection needs constant weights");
+            var (co, ci, taps) = ((int)ws[0], (int)ws[1], (int)(ws[2] * ws[3]));
+            var p = new float[co * ci];
+            for (var oc = 0; oc < co; oc++)
+            {
+                var total = 0f;
+                for (var ic = 0; ic < ci; ic++)
+                {
+                    var s = 0f;
+                    for (var t = 0; t < taps; t++)
+                    {
+                        s += MathF.Max(w[(((oc * ci) + ic) * taps) + t], 0f);
+                    }
+
+                    p[(oc * ci) + ic] = s;
+                    total += s;
+                }
+
+                for (var ic = 0; ic < ci; ic++)
+                {
+                    p[(oc * ci) + ic] = total > 0 ? p[(oc * ci) + ic] / total : 1f / ci;
+                }
+            }
+
+            return e.Node("MatMul", [beta, Emit([co, ci], p)]);
         }
 
         private void Contribute(string tensor, string r)

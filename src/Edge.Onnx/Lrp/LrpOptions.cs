@@ -57,6 +57,16 @@ public enum LrpProjection
     /// window in proportion to a, so detail the forward pass saw (where the activations are) comes back cheaply.
     /// </summary>
     Guided,
+
+    /// <summary>
+    /// Guided, but each channel's activation counts in proportion to the relevance its channel carries (a rank-1
+    /// channel-share × spatial-map model of the relevance): at the stop point β_c = Σ_p |R_c(p)|; a convolution over
+    /// channels passes β on as the z⁺ shares of its weights with uniform activations (β_in = β·P,
+    /// P_oi = Σ_t w⁺_oi(t) / Σ_i,t w⁺_oi(t), a constant), a depthwise convolution or pool keeps it; every spatial step
+    /// shares by a = Σ_c β_c max(x_c, 0) (one 1×1 convolution with β as its weights), and the input layer's channel
+    /// shares are β_c max(y_c, 0).
+    /// </summary>
+    Relevant,
 }
 
 /// <summary>What the compiler does; defaults are the kiosk's.</summary>
@@ -122,6 +132,13 @@ public sealed record LrpOptions
     /// with full LRP from 0.900 to 0.947 mean). 1×1 stride-1 steps are identities in both.
     /// </summary>
     public LrpProjection Projection { get; init; } = LrpProjection.Guided;
+
+    /// <summary>
+    /// Reduced mode: a residual Add on the projection path shares the channel-summed map over both branches by the
+    /// <see cref="AddRule"/> on channel sums (Σ_c |a_c| against Σ_c |b_c| for the absolute rule), so the shortcut
+    /// convolution's stride grid comes back; false sends the whole map down the Add's first input. Default false.
+    /// </summary>
+    public bool ProjectBothBranches { get; init; }
 
     /// <summary>
     /// Maps per run (K) fixed in the graph, so that every shape is static (ONNX Runtime plans memory and picks
