@@ -419,7 +419,7 @@ public static class LrpCompiler
             var beta = o.Projection == LrpProjection.Relevant ? e.ReduceSum(e.Node("Abs", [r]), [2, 3], false) : null;
             var pending = new Dictionary<string, List<string>> { [stop] = [e.ReduceSum(r, [1], true)] };
             var channelSums = new Dictionary<string, string>();
-            string Sum(string tensor) => channelSums.TryGetValue(tensor, out var s) ? s : channelSums[tensor] = e.ReduceSum(g.NonNegative.GetValueOrDefault(tensor) ? tensor : e.Relu(tensor), [1], true);
+            string Sum(string tensor) => channelSums.TryGetValue(tensor, out var s) ? s : channelSums[tensor] = e.ChannelSum(g.NonNegative.GetValueOrDefault(tensor) ? tensor : e.Relu(tensor), g.Shape(tensor));
             void Give(string tensor, string m) => (pending.TryGetValue(tensor, out var list) ? list : pending[tensor] = []).Add(m);
             for (var i = nodes.IndexOf(g.Producers[stop]); i >= 0; i--)
             {
@@ -489,8 +489,8 @@ public static class LrpCompiler
                     var a = node.Input[0];
                     var b = node.Input[1];
                     var (sa, sb) = o.AddRule == LrpAddRule.Absolute
-                        ? (e.ReduceSum(e.Node("Abs", [a]), [1], true), e.ReduceSum(e.Node("Abs", [b]), [1], true))
-                        : (e.ReduceSum(a, [1], true), e.ReduceSum(b, [1], true));
+                        ? (e.ChannelSum(e.Node("Abs", [a]), g.Shape(a)), e.ChannelSum(e.Node("Abs", [b]), g.Shape(b)))
+                        : (e.ChannelSum(a, g.Shape(a)), e.ChannelSum(b, g.Shape(b)));
                     var share = e.Div(map, o.AddRule == LrpAddRule.Absolute ? e.Add(e.Add(sa, sb), e.Scalar(o.Stabilizer)) : e.Stabilize(e.Add(sa, sb), o.Epsilon));
                     Give(a, e.Mul(sa, share));
                     Give(b, e.Mul(sb, share));
