@@ -33,6 +33,7 @@ var reducedOptions = fullOptions with
     StopAt = stopAt,
     Projection = Arg("--projection") is { } projection ? Enum.Parse<LrpProjection>(projection, ignoreCase: true) : new LrpOptions().Projection,
     ProjectBothBranches = Arg("--branches") is { } branches ? bool.Parse(branches) : new LrpOptions().ProjectBothBranches,
+    ProjectStrideOneWindows = Arg("--stride-one") is { } strideOne ? bool.Parse(strideOne) : new LrpOptions().ProjectStrideOneWindows,
 };
 Console.WriteLine(fullOptions);
 using var env = OrtEnvironment.Create();

@@ -393,7 +393,7 @@ public static class LrpCompiler
 
         private string DefaultStop(List<NodeProto> nodes)
         {
-            var add = nodes.FirstOrDefault(n => n.OpType == "Add" && !g.IsConstant(n.Input[0]) && !g.IsConstant(n.Input[1]));
+            var add = nodes.LastOrDefault(n => n.OpType == "Add" && !g.IsConstant(n.Input[0]) && !g.IsConstant(n.Input[1]));
             if (add is not null)
             {
                 return add.Output[0];
@@ -404,8 +404,7 @@ public static class LrpCompiler
         }
 
         /// <summary>
-        /// Projection from <paramref name="stop"/> to the pixels on the channel-summed relevance (flat, guided or
-        /// relevance-weighted), walking the graph backwards from the stop; a residual Add splits its map over both
+        /// Projection from <paramref name="stop"/> to the pixels on the channel-summed relevance (flat or guided), walking the graph backwards from the stop; a residual Add splits its map over both
         /// branches when <see cref="LrpOptions.ProjectBothBranches"/>, else the map follows the Add's first input.
         /// </summary>
         private string Project(string stop, string r, List<NodeProto> nodes)
@@ -415,8 +414,6 @@ public static class LrpCompiler
                 throw new InvalidOperationException($"reduced mode stops at a 4-D NCHW tensor, '{stop}' is not");
             }
 
-            // Relevant: β [K, C] = each channel's share of the relevance at the tensor (only on a single path).
-            var beta = o.Projection == LrpProjection.Relevant ? e.ReduceSum(e.Node("Abs", [r]), [2, 3], false) : null;
             var pending = new Dictionary<string, List<string>> { [stop] = [e.ReduceSum(r, [1], true)] };
             var channelSums = new Dictionary<string, string>();
             string Sum(string tensor) => channelSums.TryGetValue(tensor, out var s) ? s : channelSums[tensor] = e.ChannelSum(g.NonNegative.GetValueOrDefault(tensor) ? tensor : e.Relu(tensor), g.Shape(tensor));
@@ -434,10 +431,10 @@ public static class LrpCompiler
                 if (node.OpType == "Conv" && o.InputBounds && KindOf(node) == ConvKind.Input)
                 {
                     // The input layer gets its exact z^B rule back: the channel-summed relevance is shared over the
-                    // layer's channels in proportion to their ReLU'd output (times β), then z^B gives pixel-level detail.
+                    // layer's channels in proportion to their ReLU'd output, then z^B gives pixel-level detail.
                     var y = node.Output[0];
-                    var active = beta is null ? e.Relu(y) : e.Mul(e.Relu(y), e.Reshape(beta, -1, g.Shape(y)[1], 1, 1));
-                    var share = e.Div(active, e.Add(e.ReduceSum(active, [1], true), e.Scalar(o.Stabilizer)));
+                    var active = e.Relu(y);
+                    var share = e.Div(active, e.Add(e.ChannelSum(active, g.Shape(y)), e.Scalar(o.Stabilizer)));
                     var rin = Conv(node, e.Mul(map, share));
                     Give(x, e.ReduceSum(rin, [1], true));
                 }
@@ -445,11 +442,6 @@ public static class LrpCompiler
                 {
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);
-                    if (beta is not null && node.OpType == "Conv")
-                    {
-                        beta = ChannelShares(node, beta);
-                    }
-
                     var onesValues = Enumerable.Repeat(1f, (int)(k[0] * k[1])).ToArray();
                     var ones = e.FloatConst([1, 1, k[0], k[1]], onesValues);
                     if (k.All(v => v == 1) && geo.Pads.All(v => v == 0))
@@ -459,13 +451,16 @@ public static class LrpCompiler
                         continue;
                     }
 
-                    if (o.Projection is LrpProjection.Guided or LrpProjection.Relevant)
+                    if (!o.ProjectStrideOneWindows && geo.Strides.All(v => v == 1) && geo.InSize.SequenceEqual(geo.OutSize))
                     {
-                        var xs = g.Shape(x);
-                        var a = beta is null
-                            ? Sum(x)
-                            : e.Reshape(e.Node("Conv", [g.NonNegative.GetValueOrDefault(x) ? x : e.Relu(x), e.Reshape(beta, -1, xs[1], 1, 1)], LrpEmitter.Ints("kernel_shape", 1, 1)), -1, 1, xs[2], xs[3]);
-                        var zsum = e.Add(e.Conv(a, ones, geo, 1), e.Scalar(o.Stabilizer));
+                        Give(x, map);
+                        continue;
+                    }
+
+                    if (o.Projection == LrpProjection.Guided)
+                    {
+                        var a = Sum(x);
+                        var zsum = e.Conv(a, ones, e.FloatConst([1], [o.Stabilizer]), geo, 1);
                         Give(x, e.Mul(a, e.Backward(e.Div(map, zsum), ones, onesValues, [1, 1, k[0], k[1]], geo, 1)));
                         continue;
                     }
@@ -483,7 +478,7 @@ public static class LrpCompiler
 
                     Give(x, map);
                 }
-                else if (node.OpType == "Add" && o.ProjectBothBranches && beta is null && !g.IsConstant(node.Input[0]) && !g.IsConstant(node.Input[1]))
+                else if (node.OpType == "Add" && o.ProjectBothBranches && !g.IsConstant(node.Input[0]) && !g.IsConstant(node.Input[1]))
                 {
                     // The residual rule on channel sums: each branch gets Σ_c |x_c| / (Σ_c |a_c| + Σ_c |b_c|) of the map.
                     var a = node.Input[0];
@@ -509,51 +504,6 @@ public static class LrpCompiler
             return pending.Remove(g.InputName, out var last) && rest.Length == 0
                 ? last.Aggregate(e.Add)
                 : throw new InvalidOperationException($"the projection did not reach the input in one piece (left at: {rest})");
-        }
-
-        /// <summary>
-        /// β [K, C_out] → [K, C_in] through a convolution: a depthwise one keeps each channel's share; a full one shares each
-        /// output channel's β over its inputs in proportion to Σ_t w⁺_oi(t) (z⁺ with uniform activations, a constant matrix).
-        /// </summary>
-        private string ChannelShares(NodeProto conv, string beta)
-        {
-            var ws = g.Shape(conv.Input[1]);
-            var group = LrpGraph.AttrInt(conv, "group", 1);
-            if (group == ws[0] && ws[1] == 1)
-            {
-                return beta;
-            }
-
-            if (group != 1)
-            {
-                throw new LrpUnsupportedOperatorException(conv.OpType, conv.Name, "the relevant projection supports depthwise or ungrouped convolutions only");
-            }
-
-            var w = Values(conv.Input[1]) ?? throw new LrpUnsupportedOperatorException(conv.OpType, conv.Name, "the relevant projection needs constant weights");
-            var (co, ci, taps) = ((int)ws[0], (int)ws[1], (int)(ws[2] * ws[3]));
-            var p = new float[co * ci];
-            for (var oc = 0; oc < co; oc++)
-            {
-                var total = 0f;
-                for (var ic = 0; ic < ci; ic++)
-                {
-                    var s = 0f;
-                    for (var t = 0; t < taps; t++)
-                    {
-                        s += MathF.Max(w[(((oc * ci) + ic) * taps) + t], 0f);
-                    }
-
-                    p[(oc * ci) + ic] = s;
-                    total += s;
-                }
-
-                for (var ic = 0; ic < ci; ic++)
-                {
-                    p[(oc * ci) + ic] = total > 0 ? p[(oc * ci) + ic] / total : 1f / ci;
-                }
-            }
-
-            return e.Node("MatMul", [beta, Emit([co, ci], p)]);
         }
 
         private void Contribute(string tensor, string r)

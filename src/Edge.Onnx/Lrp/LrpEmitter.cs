@@ -122,6 +122,10 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
     public string Conv(string x, string w, WindowGeometry g, long group) =>
         Node("Conv", [x, w], Ints("kernel_shape", g.Kernel), Ints("strides", g.Strides), Ints("dilations", g.Dilations), Ints("pads", g.Pads), Int("group", group));
 
+    /// <summary>Conv(x, w) + b with a bias input (one node where Conv then Add would be two).</summary>
+    public string Conv(string x, string w, string bias, WindowGeometry g, long group) =>
+        Node("Conv", [x, w, bias], Ints("kernel_shape", g.Kernel), Ints("strides", g.Strides), Ints("dilations", g.Dilations), Ints("pads", g.Pads), Int("group", group));
+
     /// <summary>
     /// The transpose of Conv(·, w) applied to <paramref name="s"/>: for stride 1 and no dilation a plain Conv with the
     /// kernel flipped and its channel axes swapped per group (ONNX Runtime's Conv kernels are much faster than its
