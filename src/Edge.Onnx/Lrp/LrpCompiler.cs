@@ -404,7 +404,8 @@ public static class LrpCompiler
         }
 
         /// <summary>
-        /// Projection from <paramref name="stop"/> to the pixels on the channel-summed relevance (flat or guided), walking the graph backwards from the stop; a residual Add splits its map over both
+        /// Projection from <paramref name="stop"/> to the pixels on the channel-summed relevance (flat or guided), walking
+        /// the graph backwards from the stop with one pending map per tensor; a residual Add splits its map over both
         /// branches when <see cref="LrpOptions.ProjectBothBranches"/>, else the map follows the Add's first input.
         /// </summary>
         private string Project(string stop, string r, List<NodeProto> nodes)
@@ -480,7 +481,8 @@ public static class LrpCompiler
                 }
                 else if (node.OpType == "Add" && o.ProjectBothBranches && !g.IsConstant(node.Input[0]) && !g.IsConstant(node.Input[1]))
                 {
-                    // The residual rule on channel sums: each branch gets Σ_c |x_c| / (Σ_c |a_c| + Σ_c |b_c|) of the map.
+                    // The residual rule on channel sums: each branch gets Σ_c |x_c| / (Σ_c |a_c| + Σ_c |b_c|) of the map
+                    // (the signed rule: Σ_c x_c / (Σ_c a_c + Σ_c b_c), stabilised by ε).
                     var a = node.Input[0];
                     var b = node.Input[1];
                     var (sa, sb) = o.AddRule == LrpAddRule.Absolute
