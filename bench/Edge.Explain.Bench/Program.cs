@@ -32,6 +32,8 @@ var reducedOptions = fullOptions with
     ChannelBudget = Arg("--budget") is { } budget ? (int.Parse(budget, CultureInfo.InvariantCulture) is > 0 and var perLayer ? perLayer : null) : new LrpOptions().ChannelBudget,
     StopAt = stopAt,
     Projection = Arg("--projection") is { } projection ? Enum.Parse<LrpProjection>(projection, ignoreCase: true) : new LrpOptions().Projection,
+    ProjectBothBranches = Arg("--branches") is { } branches ? bool.Parse(branches) : new LrpOptions().ProjectBothBranches,
+    ProjectStrideOneWindows = Arg("--stride-one") is { } strideOne ? bool.Parse(strideOne) : new LrpOptions().ProjectStrideOneWindows,
 };
 Console.WriteLine(fullOptions);
 using var env = OrtEnvironment.Create();

@@ -358,7 +358,7 @@ public static class LrpCompiler
             }
             else
             {
-                map = e.Reshape(Project(stopAt, stopRelevance ?? throw new InvalidOperationException($"relevance never reached '{stopAt}'")), -1, height, width);
+                map = e.Reshape(Project(stopAt, stopRelevance ?? throw new InvalidOperationException($"relevance never reached '{stopAt}'"), nodes), -1, height, width);
             }
 
             graph.Output.Add(TensorInfo(MapOutputName, [o.Maps ?? -1, height, width]));
@@ -393,7 +393,7 @@ public static class LrpCompiler
 
         private string DefaultStop(List<NodeProto> nodes)
         {
-            var add = nodes.FirstOrDefault(n => n.OpType == "Add" && !g.IsConstant(n.Input[0]) && !g.IsConstant(n.Input[1]));
+            var add = nodes.LastOrDefault(n => n.OpType == "Add" && !g.IsConstant(n.Input[0]) && !g.IsConstant(n.Input[1]));
             if (add is not null)
             {
                 return add.Output[0];
@@ -403,48 +403,66 @@ public static class LrpCompiler
             return convs.Count >= 2 ? convs[(convs.Count - 1) / 2].Output[0] : throw new InvalidOperationException("reduced mode needs a residual Add or two convolutions to stop at");
         }
 
-        /// <summary>Flat rule from <paramref name="stop"/> to the pixels on the channel-summed relevance.</summary>
-        private string Project(string stop, string r)
+        /// <summary>
+        /// Projection from <paramref name="stop"/> to the pixels on the channel-summed relevance (flat or guided), walking
+        /// the graph backwards from the stop with one pending map per tensor; a residual Add splits its map over both
+        /// branches when <see cref="LrpOptions.ProjectBothBranches"/>, else the map follows the Add's first input.
+        /// </summary>
+        private string Project(string stop, string r, List<NodeProto> nodes)
         {
             if (g.Shape(stop).Length != 4)
             {
                 throw new InvalidOperationException($"reduced mode stops at a 4-D NCHW tensor, '{stop}' is not");
             }
 
-            var map = e.ReduceSum(r, [1], true);
-            var t = stop;
-            while (t != g.InputName)
+            var pending = new Dictionary<string, List<string>> { [stop] = [e.ReduceSum(r, [1], true)] };
+            var channelSums = new Dictionary<string, string>();
+            string Sum(string tensor) => channelSums.TryGetValue(tensor, out var s) ? s : channelSums[tensor] = e.ChannelSum(g.NonNegative.GetValueOrDefault(tensor) ? tensor : e.Relu(tensor), g.Shape(tensor));
+            void Give(string tensor, string m) => (pending.TryGetValue(tensor, out var list) ? list : pending[tensor] = []).Add(m);
+            for (var i = nodes.IndexOf(g.Producers[stop]); i >= 0; i--)
             {
-                var node = g.Producers[t];
-                var x = node.Input.FirstOrDefault(i => !g.IsConstant(i)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
+                var node = nodes[i];
+                if (!pending.Remove(node.Output[0], out var maps))
+                {
+                    continue;
+                }
+
+                var map = maps.Aggregate(e.Add);
+                var x = node.Input.FirstOrDefault(v => !g.IsConstant(v)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
                 if (node.OpType == "Conv" && o.InputBounds && KindOf(node) == ConvKind.Input)
                 {
                     // The input layer gets its exact z^B rule back: the channel-summed relevance is shared over the
                     // layer's channels in proportion to their ReLU'd output, then z^B gives pixel-level detail.
                     var y = node.Output[0];
                     var active = e.Relu(y);
-                    var share = e.Div(active, e.Add(e.ReduceSum(active, [1], true), e.Scalar(o.Stabilizer)));
+                    var share = e.Div(active, e.Add(e.ChannelSum(active, g.Shape(y)), e.Scalar(o.Stabilizer)));
                     var rin = Conv(node, e.Mul(map, share));
-                    map = e.ReduceSum(rin, [1], true);
+                    Give(x, e.ReduceSum(rin, [1], true));
                 }
                 else if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
                 {
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);
-                    if (k.All(v => v == 1) && geo.Strides.All(v => v == 1) && geo.Pads.All(v => v == 0))
+                    var onesValues = Enumerable.Repeat(1f, (int)(k[0] * k[1])).ToArray();
+                    var ones = e.FloatConst([1, 1, k[0], k[1]], onesValues);
+                    if (k.All(v => v == 1) && geo.Pads.All(v => v == 0))
                     {
-                        t = x;
+                        // 1×1: the map stays where it is (stride 1) or goes back onto the stride grid.
+                        Give(x, geo.Strides.All(v => v == 1) ? map : e.ConvTranspose(map, ones, geo, 1));
                         continue;
                     }
 
-                    var onesValues = Enumerable.Repeat(1f, (int)(k[0] * k[1])).ToArray();
-                    var ones = e.FloatConst([1, 1, k[0], k[1]], onesValues);
+                    if (!o.ProjectStrideOneWindows && geo.Strides.All(v => v == 1) && geo.InSize.SequenceEqual(geo.OutSize))
+                    {
+                        Give(x, map);
+                        continue;
+                    }
+
                     if (o.Projection == LrpProjection.Guided)
                     {
-                        var a = e.ReduceSum(g.NonNegative.GetValueOrDefault(x) ? x : e.Relu(x), [1], true);
-                        var zsum = e.Add(e.Conv(a, ones, geo, 1), e.Scalar(o.Stabilizer));
-                        map = e.Mul(a, e.Backward(e.Div(map, zsum), ones, onesValues, [1, 1, k[0], k[1]], geo, 1));
-                        t = x;
+                        var a = Sum(x);
+                        var zsum = e.Conv(a, ones, e.FloatConst([1], [o.Stabilizer]), geo, 1);
+                        Give(x, e.Mul(a, e.Backward(e.Div(map, zsum), ones, onesValues, [1, 1, k[0], k[1]], geo, 1)));
                         continue;
                     }
 
@@ -458,16 +476,36 @@ public static class LrpCompiler
                         var mean = e.Node("ReduceMean", [coverage], LrpEmitter.Ints("axes", 2, 3), LrpEmitter.Int("keepdims", 1));
                         map = e.Div(map, e.Add(e.Div(coverage, mean), e.Scalar(o.Stabilizer)));
                     }
+
+                    Give(x, map);
                 }
-                else if (!(LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose"))
+                else if (node.OpType == "Add" && o.ProjectBothBranches && !g.IsConstant(node.Input[0]) && !g.IsConstant(node.Input[1]))
+                {
+                    // The residual rule on channel sums: each branch gets Σ_c |x_c| / (Σ_c |a_c| + Σ_c |b_c|) of the map
+                    // (the signed rule: Σ_c x_c / (Σ_c a_c + Σ_c b_c), stabilised by ε).
+                    var a = node.Input[0];
+                    var b = node.Input[1];
+                    var (sa, sb) = o.AddRule == LrpAddRule.Absolute
+                        ? (e.ChannelSum(e.Node("Abs", [a]), g.Shape(a)), e.ChannelSum(e.Node("Abs", [b]), g.Shape(b)))
+                        : (e.ChannelSum(a, g.Shape(a)), e.ChannelSum(b, g.Shape(b)));
+                    var share = e.Div(map, o.AddRule == LrpAddRule.Absolute ? e.Add(e.Add(sa, sb), e.Scalar(o.Stabilizer)) : e.Stabilize(e.Add(sa, sb), o.Epsilon));
+                    Give(a, e.Mul(sa, share));
+                    Give(b, e.Mul(sb, share));
+                }
+                else if (LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose")
+                {
+                    Give(x, map);
+                }
+                else
                 {
                     throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "not on a projectable path in reduced mode");
                 }
-
-                t = x;
             }
 
-            return map;
+            var rest = string.Join(", ", pending.Keys.Where(k => k != g.InputName));
+            return pending.Remove(g.InputName, out var last) && rest.Length == 0
+                ? last.Aggregate(e.Add)
+                : throw new InvalidOperationException($"the projection did not reach the input in one piece (left at: {rest})");
         }
 
         private void Contribute(string tensor, string r)

@@ -42,16 +42,32 @@ public sealed class LrpCompilerTests(LrpRuntimeFixture ort) : IClassFixture<LrpR
     }
 
     [Theory]
-    [InlineData(LrpProjection.Flat)]
-    [InlineData(LrpProjection.Guided)]
-    public void Compile_ReducedMode_MatchesReferenceAndStopsAtFirstResidualAdd(LrpProjection projection)
+    [InlineData(LrpProjection.Flat, true, true)]
+    [InlineData(LrpProjection.Guided, true, true)]
+    [InlineData(LrpProjection.Flat, false, true)]
+    [InlineData(LrpProjection.Guided, false, true)]
+    [InlineData(LrpProjection.Guided, true, false)]
+    public void Compile_ReducedMode_MatchesReferenceAndStopsAtLastResidualAdd(LrpProjection projection, bool bothBranches, bool strideOne)
     {
         var model = LrpTestGraphs.Residual(seed: 10);
-        var compiled = LrpCompiler.Compile(model, new LrpOptions { Mode = LrpMode.Reduced, Projection = projection });
+        var options = new LrpOptions { Mode = LrpMode.Reduced, Projection = projection, ProjectBothBranches = bothBranches, ProjectStrideOneWindows = strideOne };
+        var compiled = LrpCompiler.Compile(model, options);
         var addOutput = model.Graph.Node.Single(n => n.OpType == "Add").Output[0];
         Assert.Equal(addOutput, compiled.StoppedAt);
         var input = LrpTestGraphs.Random(new Random(6), 144);
-        AssertMatchesReference(model, new LrpOptions { Mode = LrpMode.Reduced, StopAt = addOutput, Projection = projection }, input, ImageShape, OneHot(5, 4), $"reduced {projection}");
+        AssertMatchesReference(model, options with { StopAt = addOutput }, input, ImageShape, OneHot(5, 4), $"reduced {projection}, both branches {bothBranches}, stride-1 windows {strideOne}");
+    }
+
+    [Fact]
+    public void Compile_ReducedModeBothBranches_ShortcutBranchChangesTheMap()
+    {
+        // The shortcut is a 1×1 stride-2 Conv from the first Relu: projected through both branches, its share of the
+        // Add's relevance lands on that Relu's stride grid; on one branch the max-pool branch gets it all.
+        var model = LrpTestGraphs.Residual(seed: 10);
+        var input = LrpTestGraphs.Random(new Random(6), 144);
+        var one = ort.Run(LrpCompiler.Compile(model, new LrpOptions { Mode = LrpMode.Reduced, ProjectBothBranches = false }), input, OneHot(5, 4), 1).Map;
+        var both = ort.Run(LrpCompiler.Compile(model, new LrpOptions { Mode = LrpMode.Reduced }), input, OneHot(5, 4), 1).Map;
+        Assert.True(one.Zip(both, (a, b) => Math.Abs(a - b)).Max() > 1e-3f * both.Max(Math.Abs), "both-branch projection equals the one-branch projection");
     }
 
     [Fact]

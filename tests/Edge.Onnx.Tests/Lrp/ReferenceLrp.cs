@@ -88,7 +88,7 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
 
             if (options.Mode == LrpMode.Reduced && n.Output[0] == options.StopAt)
             {
-                return Project(n.Output[0], r);
+                return Project(n.Output[0], r, nodes, i);
             }
 
             Backward(n, r);
@@ -110,23 +110,56 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         return map;
     }
 
-    private float[] Project(string stop, float[] r)
+    private float[] Project(string stop, float[] r, List<NodeProto> nodes, int index)
     {
         var s = _values[stop].Shape;
-        var map = new float[s[2] * s[3]];
+        var first = new float[s[2] * s[3]];
         for (var c = 0; c < s[1]; c++)
         {
-            for (var p = 0; p < map.Length; p++)
+            for (var p = 0; p < first.Length; p++)
             {
-                map[p] += r[(c * map.Length) + p];
+                first[p] += r[(c * first.Length) + p];
             }
         }
 
-        var t = stop;
-        while (t != _input)
+        // Channel-summed maps waiting at each tensor (H×W of that tensor), walked backwards from the stop.
+        var pending = new Dictionary<string, float[]> { [stop] = first };
+        void Give(string tensor, float[] m)
         {
-            var n = _producer[t];
-            var x = n.Input.First(i => !IsConst(i));
+            if (pending.TryGetValue(tensor, out var have))
+            {
+                for (var i = 0; i < m.Length; i++)
+                {
+                    have[i] += m[i];
+                }
+            }
+            else
+            {
+                pending[tensor] = m;
+            }
+        }
+
+        float[] ChannelSum(string tensor, Func<float, float> f)
+        {
+            var v = _values[tensor];
+            var sum = new float[v.Shape[2] * v.Shape[3]];
+            for (var i = 0; i < v.Data.Length; i++)
+            {
+                sum[i % sum.Length] += f(v.Data[i]);
+            }
+
+            return sum;
+        }
+
+        for (var i = index; i >= 0; i--)
+        {
+            var n = nodes[i];
+            if (!pending.Remove(n.Output[0], out var map))
+            {
+                continue;
+            }
+
+            var x = n.Input.First(v => !IsConst(v));
             if (n.OpType == "Conv" && options.InputBounds && IsInputConv(n))
             {
                 var y = _values[n.Output[0]];
@@ -147,36 +180,46 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                 }
 
                 var rin = ConvBackward(n, shared);
-                var xs = _values[x].Shape;
-                var inHw = xs[2] * xs[3];
-                map = new float[inHw];
-                for (var i = 0; i < rin.Length; i++)
+                var inHw = rin.Length / _values[x].Shape[1];
+                var next = new float[inHw];
+                for (var j = 0; j < rin.Length; j++)
                 {
-                    map[i % inHw] += rin[i];
+                    next[j % inHw] += rin[j];
                 }
+
+                Give(x, next);
             }
             else if (n.OpType is "Conv" or "MaxPool" or "AveragePool")
             {
                 var xs = _values[x].Shape;
                 var k = n.OpType == "Conv" ? (Ints(n, "kernel_shape") ?? [_values[n.Input[1]].Shape[2], _values[n.Input[1]].Shape[3]]) : Ints(n, "kernel_shape")!;
                 var geo = Geometry(n, xs, k);
-                if (k.All(v => v == 1) && geo.S.All(v => v == 1) && geo.PadTop == 0 && geo.PadLeft == 0 && geo.OutH == xs[2] && geo.OutW == xs[3])
+                var next = new float[xs[2] * xs[3]];
+                if (k.All(v => v == 1) && geo.PadTop == 0 && geo.PadLeft == 0)
                 {
-                    t = x;
+                    // 1×1: each output's map goes to the one input it read (the stride grid).
+                    for (var oy = 0; oy < geo.OutH; oy++)
+                    {
+                        for (var ox = 0; ox < geo.OutW; ox++)
+                        {
+                            next[(oy * geo.S[0] * xs[3]) + (ox * geo.S[1])] += map[(oy * geo.OutW) + ox];
+                        }
+                    }
+
+                    Give(x, next);
                     continue;
                 }
 
-                var next = new float[xs[2] * xs[3]];
+                if (!options.ProjectStrideOneWindows && geo.S.All(v => v == 1) && geo.OutH == xs[2] && geo.OutW == xs[3])
+                {
+                    Give(x, map);
+                    continue;
+                }
+
                 if (options.Projection == LrpProjection.Guided)
                 {
                     // z-rule on the channel-summed positive activation.
-                    var act = new float[next.Length];
-                    var xv = _values[x].Data;
-                    for (var i = 0; i < xv.Length; i++)
-                    {
-                        act[i % act.Length] += Math.Max(0f, xv[i]);
-                    }
-
+                    var act = ChannelSum(x, v => Math.Max(0f, v));
                     for (var oy = 0; oy < geo.OutH; oy++)
                     {
                         for (var ox = 0; ox < geo.OutW; ox++)
@@ -190,8 +233,7 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                         }
                     }
 
-                    map = next;
-                    t = x;
+                    Give(x, next);
                     continue;
                 }
 
@@ -212,19 +254,31 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                 if (options.SmoothProjection)
                 {
                     var mean = coverage.Average();
-                    for (var i = 0; i < next.Length; i++)
+                    for (var j = 0; j < next.Length; j++)
                     {
-                        next[i] /= (coverage[i] / mean) + options.Stabilizer;
+                        next[j] /= (coverage[j] / mean) + options.Stabilizer;
                     }
                 }
 
-                map = next;
+                Give(x, next);
             }
-
-            t = x;
+            else if (n.OpType == "Add" && options.ProjectBothBranches && !IsConst(n.Input[0]) && !IsConst(n.Input[1]))
+            {
+                // The residual rule on channel sums.
+                var absolute = options.AddRule == LrpAddRule.Absolute;
+                var sa = ChannelSum(n.Input[0], v => absolute ? Math.Abs(v) : v);
+                var sb = ChannelSum(n.Input[1], v => absolute ? Math.Abs(v) : v);
+                var den = sa.Select((v, j) => absolute ? v + sb[j] + options.Stabilizer : Stab(v + sb[j], options.Epsilon)).ToArray();
+                Give(n.Input[0], [.. map.Select((m, j) => sa[j] * m / den[j])]);
+                Give(n.Input[1], [.. map.Select((m, j) => sb[j] * m / den[j])]);
+            }
+            else
+            {
+                Give(x, map);
+            }
         }
 
-        return map;
+        return pending[_input];
     }
 
     private bool IsConst(string name) => !_producer.ContainsKey(name) && name != _input || (_producer.TryGetValue(name, out var p) && p.Input.All(IsConst));
