@@ -47,23 +47,27 @@ log "edge run is pid $pid; warm-up $warmup min, then $minutes min measured (a sa
 rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$pid/status"; }
 anon_mb() { awk '/^Anonymous:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/smaps_rollup"; }
-# anonymous memory by owner, from /proc/PID/smaps: adjacent unnamed mappings are joined into runs; a run of 16 GB or
-# more is the GC's reservation (managed heap), [heap] is glibc's main arena, a mapping that starts on a 64 MB boundary
-# elsewhere is a glibc thread arena (their heaps are 64 MB aligned), "other" is the rest (malloc blocks large enough to
-# get their own mmap, thread stacks, the runtime's own heaps); each sample's largest runs go to $out/smaps-MINUTE.txt
+# anonymous memory by owner, from /proc/PID/smaps: a glibc thread arena's heap is a 64 MB-aligned mapping of exactly
+# 64 MB (read-write part + inaccessible rest); adjacent unnamed mappings are joined into runs, and a run of 4 GB or more
+# is the GC's reservation (managed heap; 48 GB for workstation GC here, 256 GB for server GC); [heap] is glibc's main
+# arena; "other" is the rest (malloc blocks large enough to get their own mmap, thread stacks, the runtime's own heaps).
+# Each sample's largest runs go to $out/smaps-MINUTE.txt.
 smaps() { perl -e '
-  my ($pid, $file) = @ARGV; open(my $f, "<", "/proc/$pid/smaps") or exit 1; my (@runs, $r, $arena);
+  my ($pid, $file) = @ARGV; open(my $f, "<", "/proc/$pid/smaps") or exit 1; my (@v, $r, @runs);
   while (<$f>) {
-    if (/^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/) {
-      my ($s, $e, $n) = (hex $1, hex $2, $3);
-      $arena = $n eq "" && ($s & ((64 << 20) - 1)) == 0;
-      if ($n eq "" && $r && $r->{n} eq "" && $r->{e} == $s) { $r->{e} = $e } else { push @runs, $r = { s => $s, e => $e, n => $n, a => 0, t => 0 } }
-    } elsif (/^Anonymous:\s+(\d+)/) { $r->{a} += $1; $r->{t} += $1 if $arena }
+    if (/^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/) { push @v, { s => hex $1, e => hex $2, n => $3, a => 0 } }
+    elsif (/^Anonymous:\s+(\d+)/) { $v[-1]{a} = $1 }
+  }
+  for my $i (0 .. $#v) {
+    my $m = $v[$i]; my $end = $i < $#v && $v[$i + 1]{s} == $m->{e} && $v[$i + 1]{n} eq "" ? $v[$i + 1]{e} : $m->{e};
+    $m->{arena} = $m->{n} eq "" && ($m->{s} & ((64 << 20) - 1)) == 0 && ($m->{e} - $m->{s} == 64 << 20 || $end - $m->{s} == 64 << 20);
+    if ($m->{n} eq "" && $r && $r->{n} eq "" && $r->{e} == $m->{s}) { $r->{e} = $m->{e} } else { push @runs, $r = { s => $m->{s}, e => $m->{e}, n => $m->{n}, a => 0, t => 0 } }
+    $r->{a} += $m->{a}; $r->{t} += $m->{a} if $m->{arena};
   }
   my %k;
   for (@runs) {
-    $_->{k} = $_->{n} eq "[heap]" ? "brk" : $_->{n} ne "" ? "named" : $_->{e} - $_->{s} >= 16 << 30 ? "gc" : "other";
-    if ($_->{k} eq "other") { $k{arenas} += $_->{t}; $k{other} += $_->{a} - $_->{t} } else { $k{$_->{k}} += $_->{a} }
+    $_->{k} = $_->{n} eq "[heap]" ? "brk" : $_->{n} ne "" ? "named" : $_->{e} - $_->{s} >= 4 << 30 ? "gc" : "other";
+    $k{arenas} += $_->{t}; $k{$_->{k}} += $_->{a} - $_->{t};
   }
   printf "smaps gc %.1f brk %.1f arenas %.1f other %.1f", map { ($k{$_} // 0) / 1024 } qw(gc brk arenas other);
   open(my $o, ">", $file) or exit 0;
