@@ -2,6 +2,9 @@
 # Steady-state memory of the kiosk service: runs ./edge demo (broker + edge-audit + edge run replaying the sample at
 # 15 fps) for a warm-up and then a measured window, samples the edge process's RSS once a minute, and prints the
 # samples and the spread of the measured window around its first sample (issue 5: flat within ±5 % over 30 min).
+# Each sample line also says where the anonymous memory is (GC heap, glibc main arena, thread arenas, other), the
+# thread count, and the GC's own figures (heap after the last GC, committed memory, collections, pause), so a trend
+# can be attributed to the GC or to native code.
 #
 # usage: scripts/rss-soak.sh [--warmup MIN] [--minutes MIN] [--limit PERCENT]
 #   --warmup   minutes before the measured window starts (JIT tiering, pools, SQLite and ORT arenas fill); default 5
@@ -39,21 +42,52 @@ for _ in $(seq 300); do
   sleep 1
 done
 [ -n "$pid" ] || die "rss-soak: edge run did not start (see $out/demo.out)"
-log "edge run is pid $pid; warm-up $warmup min, then $minutes min measured (a sample a minute)"
+log "edge run is pid $pid; warm-up $warmup min, then $minutes min measured (a sample a minute; largest anonymous mappings per sample in $out)"
 
 rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"; }
+threads() { awk '/^Threads:/ { print $2 }' "/proc/$pid/status"; }
 anon_mb() { awk '/^Anonymous:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/smaps_rollup"; }
-# frames so far and the managed heap after the last GC (all generations), from the kiosk's /metrics
+# anonymous memory by owner, from /proc/PID/smaps: a glibc thread arena's heap is a 64 MB-aligned mapping of exactly
+# 64 MB (read-write part + inaccessible rest); adjacent unnamed mappings are joined into runs, and a run of 4 GB or more
+# is the GC's reservation (managed heap; 48 GB for workstation GC here, 256 GB for server GC); [heap] is glibc's main
+# arena; "other" is the rest (malloc blocks large enough to get their own mmap, thread stacks, the runtime's own heaps).
+# Each sample's largest runs go to $out/smaps-MINUTE.txt.
+smaps() { perl -e '
+  my ($pid, $file) = @ARGV; open(my $f, "<", "/proc/$pid/smaps") or exit 1; my (@v, $r, @runs);
+  while (<$f>) {
+    if (/^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/) { push @v, { s => hex $1, e => hex $2, n => $3, a => 0 } }
+    elsif (/^Anonymous:\s+(\d+)/) { $v[-1]{a} = $1 }
+  }
+  for my $i (0 .. $#v) {
+    my $m = $v[$i]; my $end = $i < $#v && $v[$i + 1]{s} == $m->{e} && $v[$i + 1]{n} eq "" ? $v[$i + 1]{e} : $m->{e};
+    $m->{arena} = $m->{n} eq "" && ($m->{s} & ((64 << 20) - 1)) == 0 && ($m->{e} - $m->{s} == 64 << 20 || $end - $m->{s} == 64 << 20);
+    if ($m->{n} eq "" && $r && $r->{n} eq "" && $r->{e} == $m->{s}) { $r->{e} = $m->{e} } else { push @runs, $r = { s => $m->{s}, e => $m->{e}, n => $m->{n}, a => 0, t => 0 } }
+    $r->{a} += $m->{a}; $r->{t} += $m->{a} if $m->{arena};
+  }
+  my %k;
+  for (@runs) {
+    $_->{k} = $_->{n} eq "[heap]" ? "brk" : $_->{n} ne "" ? "named" : $_->{e} - $_->{s} >= 4 << 30 ? "gc" : "other";
+    $k{arenas} += $_->{t}; $k{$_->{k}} += $_->{a} - $_->{t};
+  }
+  printf "smaps gc %.1f brk %.1f arenas %.1f other %.1f", map { ($k{$_} // 0) / 1024 } qw(gc brk arenas other);
+  open(my $o, ">", $file) or exit 0;
+  for (sort { $b->{a} <=> $a->{a} } @runs) { last if $_->{a} < 256; printf $o "%-5s %12x %10.1f MB mapped %7.1f MB anonymous (%.1f MB in arenas) %s\n", $_->{k}, $_->{s}, ($_->{e} - $_->{s}) / 1048576, $_->{a} / 1024, $_->{t} / 1024, $_->{n} }
+' "$pid" "$out/smaps-$1.txt"; }
+# frames so far, the managed heap after the last GC (all generations), the memory the GC had committed then, and the
+# collections so far per generation and their total pause, from the kiosk's /metrics (the runtime's System.Runtime meter)
 metrics() { curl -s "http://127.0.0.1:$EDGE_DEMO_HTTP_PORT/metrics" | awk '
   /^edge_pipeline_frames_total / { f = $2 }
   /^dotnet_gc_last_collection_heap_size_bytes/ { h += $2 }
-  END { printf "frames %s  gc heap %.1f MB", f, h / 1048576 }'; }
+  /^dotnet_gc_last_collection_memory_committed_size_bytes / { c = $2 }
+  /^dotnet_gc_collections_total/ { split($1, g, "\""); n[g[2]] = $2 }
+  /^dotnet_gc_pause_time_seconds_total / { p = $2 }
+  END { printf "frames %s  gc heap %.1f MB  gc committed %.1f MB  gcs %d/%d/%d (paused %.2f s)", f, h / 1048576, c / 1048576, n["gen0"], n["gen1"], n["gen2"], p }'; }
 samples=()
 for (( m=1; m<=warmup+minutes; m++ )); do
   sleep 60
   kill -0 "$pid" 2>/dev/null || die "rss-soak: edge run exited at minute $m (see $out/demo.out)"
   r=$(rss_mb)
-  printf 'minute %3d  rss %7s MB  anonymous %7s MB  %s%s\n' "$m" "$r" "$(anon_mb)" "$(metrics)" "$([ "$m" -le "$warmup" ] && echo '  (warm-up)')"
+  printf 'minute %3d  rss %7s MB  anonymous %7s MB  %s  threads %s  %s%s\n' "$m" "$r" "$(anon_mb)" "$(smaps "$m")" "$(threads)" "$(metrics)" "$([ "$m" -le "$warmup" ] && echo '  (warm-up)')"
   [ "$m" -gt "$warmup" ] && samples+=("$r")
 done
 

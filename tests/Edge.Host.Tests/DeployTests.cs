@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 
 namespace Edge.Host.Tests;
 
@@ -61,7 +62,7 @@ public sealed class DeployTests
         {
             "Type=notify", "WatchdogSec=60s", "User=edge", "ProtectSystem=strict", "StateDirectory=edge", "Restart=on-failure",
             "RestartPreventExitStatus=78", "StartLimitBurst=5", "DevicePolicy=closed", "DeviceAllow=char-video4linux rw",
-            "Environment=EDGE_Sync__Outbox__Path=/var/lib/edge/outbox.db",
+            "Environment=EDGE_Sync__Outbox__Path=/var/lib/edge/outbox.db", "Environment=MALLOC_ARENA_MAX=2",
         })
         {
             Assert.Contains(line, unit);
@@ -83,6 +84,22 @@ public sealed class DeployTests
         Assert.Contains("ExecStart=/opt/edge/bin/edge run", unit, StringComparison.Ordinal);
         Assert.Contains("systemctl not run", output, StringComparison.Ordinal);
         Assert.DoesNotContain("creating system user", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The GC settings that keep the kiosk's memory flat (issue 5; Edge.Host README, "Memory") are in the installed
+    /// edge.runtimeconfig.json, so the service gets them without any environment: one workstation heap, gen0 budget at
+    /// most 4 MB.
+    /// </summary>
+    [Fact]
+    public void InstallSh_StagingRoot_RuntimeConfigHasWorkstationGcWithFixedGen0Budget()
+    {
+        var (root, _) = StageInstall();
+
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "opt/edge/bin/edge.runtimeconfig.json")));
+        var properties = config.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties");
+        Assert.False(properties.GetProperty("System.GC.Server").GetBoolean());
+        Assert.Equal(4L * 1024 * 1024, properties.GetProperty("System.GC.Gen0MaxBudget").GetInt64());
     }
 
     [Fact]
