@@ -43,6 +43,33 @@ public sealed class FaceResult
     /// <summary>Softmax probabilities in <see cref="Expressions.Names"/> order.</summary>
     public float[] Scores { get; } = new float[Expressions.Count];
 
-    /// <summary>Empty unless the face was explained.</summary>
+    /// <summary>Empty unless the face was explained. The relevance arrays belong to the face: <see cref="ClearHeatmaps"/> keeps them for reuse.</summary>
     public List<Heatmap> Heatmaps { get; } = [];
+
+    private readonly Stack<float[]> _spareMaps = new();
+
+    /// <summary>Empties <see cref="Heatmaps"/> and keeps their relevance arrays for <see cref="RentMap"/>, so a face explained frame after frame reuses its maps.</summary>
+    public void ClearHeatmaps()
+    {
+        foreach (var heatmap in Heatmaps)
+        {
+            _spareMaps.Push(heatmap.Relevance);
+        }
+
+        Heatmaps.Clear();
+    }
+
+    /// <summary>A relevance array of <paramref name="length"/> for a new heatmap of this face: one cleared earlier, or a new one.</summary>
+    public float[] RentMap(int length)
+    {
+        while (_spareMaps.TryPop(out var map))
+        {
+            if (map.Length == length)
+            {
+                return map;
+            }
+        }
+
+        return new float[length];
+    }
 }

@@ -1,3 +1,4 @@
 using Edge.Host;
 
+MallocArenas.LimitUnlessConfigured();
 return await EdgeCommandLine.RunAsync(args).ConfigureAwait(false);

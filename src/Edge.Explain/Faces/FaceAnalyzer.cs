@@ -100,7 +100,7 @@ public sealed class FaceAnalyzer : IDisposable
             var face = _pool[i];
             face.Box = _boxes[i];
             face.DetectorScore = _scores[i];
-            face.Heatmaps.Clear();
+            face.ClearHeatmaps();
             results.Add(face);
             if (!score)
             {

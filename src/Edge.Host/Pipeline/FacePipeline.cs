@@ -76,7 +76,7 @@ public sealed class FacePipeline
         for (var i = 0; i < _faces.Count; i++)
         {
             var face = _faces[i];
-            face.Heatmaps.Clear();
+            face.ClearHeatmaps();
             var explainStart = Stopwatch.GetTimestamp();
             if (explainScores)
             {
