@@ -11,6 +11,7 @@ const string Usage = """
       profile FP32 INT8 [INT8...]  whole models interleaved, then ORT's per-node profile, warm and after fp32
       graph FILE the nodes of an ONNX file (e.g. ORT's optimised graph)
       --splits=N (quant) N splits of the photos into two folds: mean held-out agreement, no latency
+      --configs=A,B (quant) only the configurations whose names start with A or B (the defaults always run)
       --quick    fewer benchmark iterations (a smoke run, not for reported figures)
     """;
 
@@ -23,7 +24,7 @@ if (args.Length == 0)
 var quick = args.Contains("--quick");
 return args[0] switch
 {
-    "quant" => QuantBench.Run(quick, Splits(args)),
+    "quant" => QuantBench.Run(quick, Splits(args), Option(args, "--configs=")?.Split(',') ?? []),
     "detector" => DetectorBench.Run(quick),
     "sensitivity" => SensitivityBench.Run(new Edge.Onnx.Quantization.QuantizerOptions()),
     "variants" => VariantsBench.Run(quick),
@@ -33,7 +34,10 @@ return args[0] switch
 };
 
 static int Splits(string[] args) =>
-    args.FirstOrDefault(a => a.StartsWith("--splits=", StringComparison.Ordinal)) is { } s ? int.Parse(s["--splits=".Length..], System.Globalization.CultureInfo.InvariantCulture) : 1;
+    Option(args, "--splits=") is { } s ? int.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : 1;
+
+static string? Option(string[] args, string prefix) =>
+    args.FirstOrDefault(a => a.StartsWith(prefix, StringComparison.Ordinal)) is { } a ? a[prefix.Length..] : null;
 
 static int Fail()
 {

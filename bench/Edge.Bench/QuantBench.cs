@@ -69,7 +69,7 @@ internal static class QuantBench
             return crops.Select(c => order.IndexOf(c.Image) % 2).ToArray();
         })];
 
-    public static int Run(bool quick, int splits)
+    public static int Run(bool quick, int splits, IReadOnlyList<string> only)
     {
         var artifacts = Path.Combine(FaceCrops.RepoRoot(), "artifacts", "bench");
         Directory.CreateDirectory(artifacts);
@@ -123,7 +123,7 @@ internal static class QuantBench
         var happy = spec.Classes.ToList().IndexOf("happy");
         var results = new List<(string Name, Agreement HeldOut)>();
         float[][]? heldOutDefault = null;
-        foreach (var (name, options) in Configurations)
+        foreach (var (name, options) in Configurations.Where((c, i) => i == 0 || only.Count == 0 || only.Any(o => c.Name.StartsWith(o, StringComparison.Ordinal))))
         {
             var perSplit = new List<(Agreement Agreement, double L1)>();
             for (var split = 0; split < splits; split++)
