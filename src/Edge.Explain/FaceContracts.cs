@@ -30,6 +30,9 @@ public readonly record struct FaceBox(float X1, float Y1, float X2, float Y2)
     public float Height => Y2 - Y1;
 }
 
+/// <summary>A point in source-image pixels.</summary>
+public readonly record struct FacePoint(float X, float Y);
+
 /// <summary>A relevance map for one class of one face: row-major, <see cref="Width"/> × <see cref="Height"/>.</summary>
 public sealed record Heatmap(string TargetClass, int Width, int Height, float[] Relevance);
 
@@ -39,6 +42,9 @@ public sealed class FaceResult
     public FaceBox Box { get; set; }
 
     public float DetectorScore { get; set; }
+
+    /// <summary>The detector's mouth-centre keypoint in source-image pixels.</summary>
+    public FacePoint Mouth { get; set; }
 
     /// <summary>Softmax probabilities in <see cref="Expressions.Names"/> order.</summary>
     public float[] Scores { get; } = new float[Expressions.Count];

@@ -9,19 +9,29 @@ public struct FaceDetection
     public float Y2;
     public float Score;
     public int Anchor;
+
+    /// <summary>BlazeFace's mouth-centre keypoint.</summary>
+    public float MouthX;
+    public float MouthY;
 }
 
 /// <summary>
 /// MediaPipe BlazeFace post-processing: 896 anchors (a 16×16 grid with 2 anchors per cell at stride
 /// size/16, then an 8×8 grid with 6 per cell at stride size/8), box decoding (centre = anchor + (dx, dy),
-/// size = (w, h), all in input pixels), a score threshold on sigmoid(logit), and greedy non-maximum
-/// suppression. Buffers are made once; <see cref="Decode"/> allocates nothing.
+/// size = (w, h), all in input pixels) and of the mouth keypoint, a score threshold on sigmoid(logit), and greedy
+/// non-maximum suppression. Buffers are made once; <see cref="Decode"/> allocates nothing.
 /// </summary>
 public sealed class BlazeFaceDecoder
 {
     public const int AnchorCount = 896;
     public const int FineAnchors = 512;
     public const int Regressors = 16;
+
+    /// <summary>
+    /// Index of the mouth centre among the six keypoints that follow the box in each anchor's regressors (right eye,
+    /// left eye, nose tip, mouth centre, right ear, left ear; each an (x, y) offset from the anchor in input pixels).
+    /// </summary>
+    public const int MouthKeypoint = 3;
 
     private readonly float[] _anchorX = new float[AnchorCount];
     private readonly float[] _anchorY = new float[AnchorCount];
@@ -94,7 +104,7 @@ public sealed class BlazeFaceDecoder
                 continue;
             }
 
-            var r = i < FineAnchors ? boxesFine.Slice(i * Regressors, 4) : boxesCoarse.Slice((i - FineAnchors) * Regressors, 4);
+            var r = i < FineAnchors ? boxesFine.Slice(i * Regressors, Regressors) : boxesCoarse.Slice((i - FineAnchors) * Regressors, Regressors);
             var cx = _anchorX[i] + r[0];
             var cy = _anchorY[i] + r[1];
             var hw = r[2] * 0.5f;
@@ -111,6 +121,8 @@ public sealed class BlazeFaceDecoder
             c.Y2 = cy + hh;
             c.Score = 1f / (1f + MathF.Exp(-logit));
             c.Anchor = i;
+            c.MouthX = _anchorX[i] + r[4 + (2 * MouthKeypoint)];
+            c.MouthY = _anchorY[i] + r[5 + (2 * MouthKeypoint)];
             _sortKeys[n] = -c.Score;
             _order[n] = n;
             n++;

@@ -24,6 +24,7 @@ public sealed class FaceAnalyzer : IDisposable
     private readonly ExpressionScorer _scorer;
     private readonly FaceBox[] _boxes;
     private readonly float[] _scores;
+    private readonly FacePoint[] _mouths;
     private readonly List<FaceResult> _pool = [];
 
     /// <param name="options">Models, precision, detector variant and thresholds (validated here too).</param>
@@ -56,6 +57,7 @@ public sealed class FaceAnalyzer : IDisposable
 
         _boxes = new FaceBox[options.MaxFaces];
         _scores = new float[options.MaxFaces];
+        _mouths = new FacePoint[options.MaxFaces];
         for (var i = 0; i < options.MaxFaces; i++)
         {
             _pool.Add(new FaceResult());
@@ -91,7 +93,7 @@ public sealed class FaceAnalyzer : IDisposable
         var t1 = Stopwatch.GetTimestamp();
         _detector.Infer();
         var t2 = Stopwatch.GetTimestamp();
-        var n = _detector.Decode(width, height, _options.MinDetectorScore, _options.NmsIouThreshold, _options.NestedOverlapThreshold, _boxes, _scores);
+        var n = _detector.Decode(width, height, _options.MinDetectorScore, _options.NmsIouThreshold, _options.NestedOverlapThreshold, _boxes, _scores, _mouths);
         var t3 = Stopwatch.GetTimestamp();
         results.Clear();
         long crop = 0, scoring = 0;
@@ -100,6 +102,7 @@ public sealed class FaceAnalyzer : IDisposable
             var face = _pool[i];
             face.Box = _boxes[i];
             face.DetectorScore = _scores[i];
+            face.Mouth = _mouths[i];
             face.ClearHeatmaps();
             results.Add(face);
             if (!score)

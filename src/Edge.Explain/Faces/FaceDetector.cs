@@ -59,8 +59,11 @@ public sealed class FaceDetector : IDisposable
     /// <summary>Runs the model on the prepared input.</summary>
     public void Infer() => _runner.Run();
 
-    /// <summary>Decodes the last run into at most <paramref name="boxes"/>.Length faces, best first, in frame pixels.</summary>
-    public int Decode(int width, int height, float minScore, float iouThreshold, float nestedThreshold, Span<FaceBox> boxes, Span<float> scores)
+    /// <summary>
+    /// Decodes the last run into at most <paramref name="boxes"/>.Length faces, best first, in frame pixels; when
+    /// <paramref name="mouths"/> is not empty it receives each face's mouth keypoint.
+    /// </summary>
+    public int Decode(int width, int height, float minScore, float iouThreshold, float nestedThreshold, Span<FaceBox> boxes, Span<float> scores, Span<FacePoint> mouths = default)
     {
         var n = _decoder.Decode(
             _runner.Output(_logitsFine),
@@ -78,6 +81,11 @@ public sealed class FaceDetector : IDisposable
             var (x2, y2) = _resizer.ToSource(d.X2, d.Y2);
             boxes[i] = new FaceBox(Math.Clamp(x1, 0, width), Math.Clamp(y1, 0, height), Math.Clamp(x2, 0, width), Math.Clamp(y2, 0, height));
             scores[i] = d.Score;
+            if (i < mouths.Length)
+            {
+                var (mx, my) = _resizer.ToSource(d.MouthX, d.MouthY);
+                mouths[i] = new FacePoint(mx, my);
+            }
         }
 
         return n;

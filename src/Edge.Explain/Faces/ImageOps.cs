@@ -144,6 +144,13 @@ public static class FaceCrop
         return new FaceBox(cx - (side / 2f), cy - (side / 2f), cx + (side / 2f), cy + (side / 2f));
     }
 
+    /// <summary>Where a source-pixel point lands in the <see cref="Size"/>×<see cref="Size"/> crop of <paramref name="box"/> (crop pixels, to within one).</summary>
+    public static FacePoint ToCrop(FacePoint point, FaceBox box, float margin)
+    {
+        var crop = SquareAround(box, margin);
+        return new FacePoint((point.X - crop.X1) / crop.Width * Size, (point.Y - crop.Y1) / crop.Height * Size);
+    }
+
     /// <summary>Writes the 64×64 normalised grey crop (NHWC, one channel) for <paramref name="box"/> into <paramref name="destination"/>.</summary>
     public static void Extract(ReadOnlySpan<byte> rgb24, int width, int height, FaceBox box, float margin, Span<float> destination)
     {

@@ -21,9 +21,11 @@ internal static class ExplainCommand
           --class      explain this class (angry disgust fear happy sad surprise neutral); default happy and the top class
           --mode       reduced (default, the kiosk's cheap variant) or full LRP down to the pixels
           --precision  scoring model the explainer is compiled from (default int8 when built, else fp32)
-          --json       one line per face and class: image, face, class, score, relevance_sum, conservation_error, bytes_encoded
+          --json       one line per face and class: image, face, class, score, relevance_sum, conservation_error, bytes_encoded, mouth_share
         Relevance starts at the class's pre-softmax logit; conservation_error = |sum of relevance - logit| / |logit|
-        (biases and epsilon absorb some relevance, so it is not 0 on the real model). bytes_encoded is the v1 wire size.
+        (biases and epsilon absorb some relevance, so it is not 0 on the real model). bytes_encoded is the wire size
+        (heatmap codec v2). mouth_share is the share of the positive relevance in the mouth region: a box half the crop
+        wide and 29 % of it tall (15 % of its area) centred on the detector's mouth keypoint.
         """;
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -75,7 +77,7 @@ internal static class ExplainCommand
             foreach (var image in ScoreCommand.Expand(parsed.Inputs))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                IReadOnlyList<float[]> crops;
+                IReadOnlyList<CroppedFace> crops;
                 try
                 {
                     crops = await pipeline.CropFacesAsync(image, cancellationToken).ConfigureAwait(false);
@@ -90,9 +92,10 @@ internal static class ExplainCommand
                 var stem = Path.GetFileNameWithoutExtension(image);
                 for (var i = 0; i < crops.Count; i++)
                 {
-                    explainer.Explain(crops[i], classes, scores, logits, maps);
+                    explainer.Explain(crops[i].Pixels, classes, scores, logits, maps);
                     var top = Array.IndexOf(scores, scores.Max());
-                    var grey = crops[i].Select(v => (v / 2f) + 0.5f).ToArray();
+                    var grey = crops[i].Pixels.Select(v => (v / 2f) + 0.5f).ToArray();
+                    var mouth = MouthRegion.Around(crops[i].Mouth, explainer.Compiled.MapWidth);
                     for (var k = 0; k < classes.Length; k++)
                     {
                         var cls = classes[k] == FaceExplainer.TopClass ? top : classes[k];
@@ -109,7 +112,8 @@ internal static class ExplainCommand
                         var sum = map.Sum();
                         var encoded = HeatmapCodec.EncodeCompact(map, w, h);
                         var line = new ExplainLine(image, i, Expressions.Names[cls], MathF.Round(scores[cls], 4), MathF.Round(sum, 4),
-                            MathF.Round(MathF.Abs(sum - logits[cls]) / MathF.Max(MathF.Abs(logits[cls]), 1e-6f), 4), encoded.Data.Length);
+                            MathF.Round(MathF.Abs(sum - logits[cls]) / MathF.Max(MathF.Abs(logits[cls]), 1e-6f), 4), encoded.Data.Length,
+                            Math.Round(mouth.PositiveShare(map, w), 4));
                         if (parsed.Json)
                         {
                             Console.Out.WriteLine(JsonSerializer.Serialize(line, ExplainJsonContext.Default.ExplainLine));
@@ -117,7 +121,7 @@ internal static class ExplainCommand
                         else
                         {
                             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                                $"{image} face {i} {line.Class,-8} score {line.Score,6:F3} logit {logits[cls],7:F2} relevance sum {line.RelevanceSum,8:F3} conservation error {line.ConservationError:P1} encoded {line.BytesEncoded} B ({encoded.Width}x{encoded.Height})"));
+                                $"{image} face {i} {line.Class,-8} score {line.Score,6:F3} logit {logits[cls],7:F2} relevance sum {line.RelevanceSum,8:F3} conservation error {line.ConservationError:P1} encoded {line.BytesEncoded} B ({encoded.Width}x{encoded.Height}) mouth share {line.MouthShare:P1}"));
                         }
                     }
                 }
@@ -274,17 +278,18 @@ internal sealed class ExplainPipeline : IDisposable
     /// <summary>The kiosk's rule set: z⁺ for convolutions, |a|-proportional residual split, winner max-pool, z^B at the input.</summary>
     public static LrpOptions Defaults { get; } = new() { ConvRule = LrpConvRule.ZPlus, AddRule = LrpAddRule.Absolute, MaxPoolRule = LrpMaxPoolRule.Winner };
 
-    /// <summary>Detects faces and returns each face's normalised 64×64 crop, best detector score first.</summary>
-    public async Task<IReadOnlyList<float[]>> CropFacesAsync(string image, CancellationToken cancellationToken)
+    /// <summary>Detects faces and returns each face's normalised 64×64 crop and mouth keypoint in it, best detector score first.</summary>
+    public async Task<IReadOnlyList<CroppedFace>> CropFacesAsync(string image, CancellationToken cancellationToken)
     {
         var decoded = await FfmpegImage.DecodeAsync(image, cancellationToken).ConfigureAwait(false);
         var n = _analyzer.Analyze(decoded.Rgb24, decoded.Width, decoded.Height, _faces);
-        var crops = new List<float[]>(n);
+        var crops = new List<CroppedFace>(n);
+        var margin = _analyzer.Options.CropMargin;
         for (var i = 0; i < n; i++)
         {
             var crop = new float[FaceCrop.Size * FaceCrop.Size];
-            FaceCrop.Extract(decoded.Rgb24, decoded.Width, decoded.Height, _faces[i].Box, _analyzer.Options.CropMargin, crop);
-            crops.Add(crop);
+            FaceCrop.Extract(decoded.Rgb24, decoded.Width, decoded.Height, _faces[i].Box, margin, crop);
+            crops.Add(new CroppedFace(crop, FaceCrop.ToCrop(_faces[i].Mouth, _faces[i].Box, margin)));
         }
 
         return crops;
@@ -298,6 +303,9 @@ internal sealed class ExplainPipeline : IDisposable
     }
 }
 
+/// <summary>A face's normalised 64×64 crop and the detector's mouth keypoint in crop pixels.</summary>
+internal sealed record CroppedFace(float[] Pixels, FacePoint Mouth);
+
 internal sealed record ExplainLine(
     [property: JsonPropertyName("image")] string Image,
     [property: JsonPropertyName("face")] int Face,
@@ -305,7 +313,8 @@ internal sealed record ExplainLine(
     [property: JsonPropertyName("score")] float Score,
     [property: JsonPropertyName("relevance_sum")] float RelevanceSum,
     [property: JsonPropertyName("conservation_error")] float ConservationError,
-    [property: JsonPropertyName("bytes_encoded")] int BytesEncoded);
+    [property: JsonPropertyName("bytes_encoded")] int BytesEncoded,
+    [property: JsonPropertyName("mouth_share")] double MouthShare);
 
 [JsonSerializable(typeof(ExplainLine))]
 internal sealed partial class ExplainJsonContext : JsonSerializerContext;

@@ -69,7 +69,7 @@ internal static class ExplainVerifyCommand
             var scratch = new float[pipeline.Explainer.MapPixels];
             foreach (var image in ScoreCommand.Expand(parsed.Inputs))
             {
-                IReadOnlyList<float[]> crops;
+                IReadOnlyList<CroppedFace> crops;
                 try
                 {
                     crops = await pipeline.CropFacesAsync(image, cancellationToken).ConfigureAwait(false);
@@ -80,7 +80,7 @@ internal static class ExplainVerifyCommand
                     continue;
                 }
 
-                foreach (var crop in crops)
+                foreach (var (crop, mouthPoint) in crops)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     faces++;
@@ -109,8 +109,9 @@ internal static class ExplainVerifyCommand
                     aopc[2].Add(random);
                     if (smiling)
                     {
-                        mouthLrp.Add(MouthShare(lrp, size));
-                        mouthGrad.Add(MouthShare(grad, size));
+                        var mouth = MouthRegion.Around(mouthPoint, size);
+                        mouthLrp.Add(mouth.PositiveShare(lrp, size));
+                        mouthGrad.Add(mouth.PositiveShare(grad, size));
                     }
                 }
             }
@@ -136,7 +137,7 @@ internal static class ExplainVerifyCommand
         o.WriteLine(string.Create(ic, $"  LRP vs gradient x input: {aopc[0].Average() / aopc[1].Average():F2}x AOPC; LRP beats it on {aopc[0].Zip(aopc[1]).Count(p => p.First > p.Second)}/{faces} faces"));
         if (mouthLrp.Count > 0)
         {
-            o.WriteLine(string.Create(ic, $"  mouth region (x 25-75 %, y 59-88 % of the crop, {MouthArea(size):P0} of its area): share of positive happy relevance, mean over smiling faces: LRP {mouthLrp.Average():P1}, gradient x input {mouthGrad.Average():P1}"));
+            o.WriteLine(string.Create(ic, $"  mouth region (a box {MouthRegion.WidthShare:P0} x {MouthRegion.HeightShare:P0} of the crop around the detector's mouth keypoint, {MouthRegion.WidthShare * MouthRegion.HeightShare:P0} of its area): share of positive happy relevance, mean over smiling faces: LRP {mouthLrp.Average():P1}, gradient x input {mouthGrad.Average():P1}"));
         }
 
         var beats = aopc[0].Average() > aopc[2].Average() && aopc[0].Average() > aopc[1].Average();
@@ -190,35 +191,5 @@ internal static class ExplainVerifyCommand
         }
 
         return total / (Math.Min(steps, order.Length) + 1);
-    }
-
-    internal static (int Y0, int Y1, int X0, int X1) Mouth(int size) =>
-        ((int)(0.59 * size), (int)(0.88 * size), (int)(0.25 * size), (int)(0.75 * size));
-
-    internal static double MouthArea(int size)
-    {
-        var (y0, y1, x0, x1) = Mouth(size);
-        return (y1 - y0) * (x1 - x0) / (double)(size * size);
-    }
-
-    /// <summary>Share of the map's positive relevance inside the mouth region.</summary>
-    internal static double MouthShare(float[] map, int size)
-    {
-        var (y0, y1, x0, x1) = Mouth(size);
-        double inside = 0, all = 0;
-        for (var y = 0; y < size; y++)
-        {
-            for (var x = 0; x < size; x++)
-            {
-                var v = Math.Max(0, map[(y * size) + x]);
-                all += v;
-                if (y >= y0 && y < y1 && x >= x0 && x < x1)
-                {
-                    inside += v;
-                }
-            }
-        }
-
-        return all > 0 ? inside / all : 0;
     }
 }

@@ -37,6 +37,9 @@ public sealed class BlazeFaceDecoderTests
         bc[(10 * 16) + 1] = -2f;
         bc[(10 * 16) + 2] = 40f;
         bc[(10 * 16) + 3] = 60f;
+        bc[(10 * 16) + 4 + (2 * BlazeFaceDecoder.MouthKeypoint)] = 3f; // the mouth keypoint, (x, y) from the anchor
+        bc[(10 * 16) + 5 + (2 * BlazeFaceDecoder.MouthKeypoint)] = 20f;
+        bc[(10 * 16) + 4] = -9f; // another keypoint (an eye): not the mouth
         var found = new FaceDetection[20];
 
         var n = new BlazeFaceDecoder(256).Decode(lf, lc, bf, bc, 0.5f, 0.3f, 1f, found);
@@ -45,6 +48,7 @@ public sealed class BlazeFaceDecoderTests
         Assert.Equal(522, found[0].Anchor);
         Assert.Equal(1f / (1f + MathF.Exp(-2f)), found[0].Score, 6);
         Assert.Equal((32f, -16f, 72f, 44f), (found[0].X1, found[0].Y1, found[0].X2, found[0].Y2));
+        Assert.Equal((51f, 36f), (found[0].MouthX, found[0].MouthY));
     }
 
     [Fact]

@@ -36,6 +36,13 @@ public sealed class FaceAnalyzerTests : IDisposable
         Assert.InRange((face.Box.Y1 + face.Box.Y2) / 2, 105f, 150f);
         Assert.InRange(face.Box.Width, 80f, 140f);
         Assert.True(face.DetectorScore >= 0.5f);
+
+        // The mouth keypoint: centred under the nose, in the lower part of the box; in the crop between nose and chin.
+        Assert.InRange(face.Mouth.X, face.Box.X1 + (0.35f * face.Box.Width), face.Box.X2 - (0.35f * face.Box.Width));
+        Assert.InRange(face.Mouth.Y, face.Box.Y1 + (0.55f * face.Box.Height), face.Box.Y2 - (0.1f * face.Box.Height));
+        var inCrop = FaceCrop.ToCrop(face.Mouth, face.Box, 1.2f);
+        Assert.InRange(inCrop.X, 0.4f * FaceCrop.Size, 0.6f * FaceCrop.Size);
+        Assert.InRange(inCrop.Y, 0.55f * FaceCrop.Size, 0.75f * FaceCrop.Size);
     }
 
     [Fact]
