@@ -137,7 +137,7 @@ internal static class ExplainVerifyCommand
         o.WriteLine(string.Create(ic, $"  LRP vs gradient x input: {aopc[0].Average() / aopc[1].Average():F2}x AOPC; LRP beats it on {aopc[0].Zip(aopc[1]).Count(p => p.First > p.Second)}/{faces} faces"));
         if (mouthLrp.Count > 0)
         {
-            o.WriteLine(string.Create(ic, $"  mouth region (a box {MouthRegion.WidthShare:P0} x {MouthRegion.HeightShare:P0} of the crop around the detector's mouth keypoint, {MouthRegion.WidthShare * MouthRegion.HeightShare:P0} of its area): share of positive happy relevance, mean over smiling faces: LRP {mouthLrp.Average():P1}, gradient x input {mouthGrad.Average():P1}"));
+            o.WriteLine(string.Create(ic, $"  mouth region (a box {MouthRegion.WidthShare:P0} x {MouthRegion.HeightShare:P0} of the crop around the detector's mouth keypoint, {MouthRegion.Around(new FacePoint(size / 2f, size / 2f), size).AreaShare(size):P0} of its area): share of positive happy relevance, mean over smiling faces: LRP {mouthLrp.Average():P1}, gradient x input {mouthGrad.Average():P1}"));
         }
 
         var beats = aopc[0].Average() > aopc[2].Average() && aopc[0].Average() > aopc[1].Average();
