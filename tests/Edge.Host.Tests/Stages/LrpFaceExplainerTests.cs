@@ -14,15 +14,9 @@ public sealed class LrpFaceExplainerTests
     [Fact]
     public async Task Explain_SameFaceFrameAfterFrame_ReusesTheFacesMapAndAllocatesNoMap()
     {
-        var image = await FfmpegImage.DecodeAsync(Path.Combine(ModelPaths.FacesDirectory, "astronaut.png"), CancellationToken.None);
-        var faceOptions = new FaceAnalyzerOptions { Precision = ScoringPrecision.Fp32 };
-        Assert.True(File.Exists(faceOptions.ResolvedScorerPath), "run ./edge setup");
-        using var env = OrtEnvironment.Create();
-        using var analyzer = new FaceAnalyzer(faceOptions, env);
-        var faces = new List<FaceResult>();
-        Assert.Equal(1, analyzer.Analyze(image.Rgb24, image.Width, image.Height, faces));
-        var face = faces[0];
-        using var explainer = new LrpFaceExplainer(env, Microsoft.Extensions.Options.Options.Create(faceOptions), Microsoft.Extensions.Options.Options.Create(new PipelineOptions()));
+        using var real = await RealFace.AstronautAsync();
+        var (image, face) = (real.Image, real.Face);
+        using var explainer = new LrpFaceExplainer(real.Environment, Microsoft.Extensions.Options.Options.Create(real.Options), Microsoft.Extensions.Options.Options.Create(new PipelineOptions()));
         var happy = Expressions.IndexOf("happy");
 
         explainer.Explain(image.Rgb24, image.Width, image.Height, face, happy);

@@ -23,13 +23,9 @@ public sealed class DriftObserverTests
     [InlineData(0.0, 0)]
     public async Task Observe_RealFaceWithHeatmap_SampledShareGetsTheOcclusionCheck(double rate, int expectedChecks)
     {
-        var image = await FfmpegImage.DecodeAsync(Path.Combine(ModelPaths.FacesDirectory, "astronaut.png"), CancellationToken.None);
-        var faceOptions = new FaceAnalyzerOptions { Precision = ScoringPrecision.Fp32 };
-        Assert.True(File.Exists(faceOptions.ResolvedScorerPath), "run ./edge setup");
-        using var env = OrtEnvironment.Create();
-        using var analyzer = new FaceAnalyzer(faceOptions, env);
-        var faces = new List<FaceResult>();
-        Assert.Equal(1, analyzer.Analyze(image.Rgb24, image.Width, image.Height, faces));
+        using var real = await RealFace.AstronautAsync();
+        var (image, faceOptions, env) = (real.Image, real.Options, real.Environment);
+        var faces = new List<FaceResult> { real.Face };
         var relevance = new float[64 * 64];
         for (var y = 40; y < 56; y++)
         {
