@@ -102,7 +102,8 @@ cat > "$run/edge.json" <<JSON
   "Http": { "Address": "127.0.0.1", "Port": $http_port }
 }
 JSON
-"$EDGE_BIN" run --config "$run/edge.json" >"$run/edge.log" 2>&1 &
+# MALLOC_ARENA_MAX as in deploy/systemd/edge.service (two glibc arenas; src/Edge.Host/README.md, "Memory")
+MALLOC_ARENA_MAX=2 "$EDGE_BIN" run --config "$run/edge.json" >"$run/edge.log" 2>&1 &
 edge_pid=$!
 pids+=($edge_pid)
 for _ in $(seq 600); do

@@ -1,4 +1,3 @@
 using Edge.Host;
 
-MallocArenas.LimitUnlessConfigured();
 return await EdgeCommandLine.RunAsync(args).ConfigureAwait(false);

@@ -71,6 +71,28 @@ public sealed class DeployTests
         Assert.Contains(unit, l => l.StartsWith("ExecStart=/opt/edge/bin/edge run --config /etc/edge/edge.json", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(null, "MALLOC_ARENA_MAX=2")]
+    [InlineData("4", "MALLOC_ARENA_MAX=4")]
+    public async Task EdgeWrapper_ForwardedCommand_StartsWithTwoMallocArenasUnlessTold(string? preset, string expected)
+    {
+        // ./edge hands `doctor` to the binary, which reports the variable it was started with.
+        var start = new ProcessStartInfo(Path.Combine(RepoRoot, "edge")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("doctor");
+        start.Environment.Remove("MALLOC_ARENA_MAX");
+        if (preset is not null)
+        {
+            start.Environment["MALLOC_ARENA_MAX"] = preset;
+        }
+
+        using var p = Process.Start(start)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var output = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.Contains(output.Split('\n'), l => l.Contains("malloc arenas", StringComparison.Ordinal) && l.TrimEnd().EndsWith(expected, StringComparison.Ordinal));
+        Assert.True(p.ExitCode == 0, output + await stderr);
+    }
+
     [Fact]
     public void InstallSh_StagingRoot_PlacesBinaryUnitsAndConfigAndStartsNothing()
     {

@@ -100,6 +100,7 @@ internal static class DoctorCommand
         checks.Add(NativeLibraryCheck("libmosquitto.so.1", required: true, "MQTT client library, Debian libmosquitto1"));
         checks.Add(NativeLibraryCheck("libgpiod.so.2", required: false, "GPIO presence sensor, optional, Debian libgpiod2"));
         checks.Add(await InspectPostgresAsync(timeProvider, cancellationToken).ConfigureAwait(false));
+        checks.Add(MallocArenaCheck(Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX")));
         return new DoctorReport(checks);
     }
 
@@ -173,6 +174,16 @@ internal static class DoctorCommand
         b.AddOutput("y", TensorElementType.Float, 2);
         return b.ToBytes();
     }
+
+    /// <summary>
+    /// glibc's thread arenas (src/Edge.Host/README.md, "Memory"): the cap must come from the environment at start, because
+    /// glibc fixes its limit when the runtime's first threads malloc, before any code of ours runs.
+    /// </summary>
+    internal static DoctorCheck MallocArenaCheck(string? value) => string.IsNullOrEmpty(value)
+        ? new DoctorCheck("malloc arenas", DoctorStatus.Warn, false,
+            "MALLOC_ARENA_MAX is not set: glibc may give each thread an arena of its own, and the kiosk's RSS creeps",
+            "start edge through ./edge or deploy/systemd/edge.service (both set MALLOC_ARENA_MAX=2), or set it yourself")
+        : new DoctorCheck("malloc arenas", DoctorStatus.Ok, false, $"MALLOC_ARENA_MAX={value}");
 
     private static DoctorCheck NativeLibraryCheck(string name, bool required, string purpose)
     {

@@ -57,6 +57,17 @@ public sealed class DoctorCommandTests
     }
 
     [Fact]
+    public void MallocArenaCheck_UnsetWarnsWithTheFix_SetIsOk()
+    {
+        var unset = DoctorCommand.MallocArenaCheck(null);
+        Assert.Equal(DoctorStatus.Warn, unset.Status);
+        Assert.False(unset.Required);
+        Assert.Contains("./edge", unset.Fix, StringComparison.Ordinal);
+        var set = DoctorCommand.MallocArenaCheck("2");
+        Assert.Equal((DoctorStatus.Ok, "MALLOC_ARENA_MAX=2"), (set.Status, set.Detail));
+    }
+
+    [Fact]
     public async Task FirstLineAsync_UnknownTool_ReturnsNull()
     {
         Assert.Null(await DoctorCommand.FirstLineAsync("edge-no-such-tool", ["--version"], TimeProvider.System, CancellationToken.None));
