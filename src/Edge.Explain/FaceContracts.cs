@@ -39,6 +39,8 @@ public sealed record Heatmap(string TargetClass, int Width, int Height, float[] 
 /// <summary>What the pipeline knows about one face in one frame.</summary>
 public sealed class FaceResult
 {
+    private readonly Stack<float[]> _spareMaps = new();
+
     public FaceBox Box { get; set; }
 
     public float DetectorScore { get; set; }
@@ -51,8 +53,6 @@ public sealed class FaceResult
 
     /// <summary>Empty unless the face was explained. The relevance arrays belong to the face: <see cref="ClearHeatmaps"/> keeps them for reuse.</summary>
     public List<Heatmap> Heatmaps { get; } = [];
-
-    private readonly Stack<float[]> _spareMaps = new();
 
     /// <summary>Empties <see cref="Heatmaps"/> and keeps their relevance arrays for <see cref="RentMap"/>, so a face explained frame after frame reuses its maps.</summary>
     public void ClearHeatmaps()
