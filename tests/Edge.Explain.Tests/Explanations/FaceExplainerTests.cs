@@ -49,7 +49,7 @@ public sealed class FaceExplainerTests : IDisposable
         // full mode: more than the same-size band over the eyes (y 25–54 %: 40.6 % full, 37.3 % reduced).
         var region = MouthRegion.Around(mouthPoint, 64);
         var mouth = region.PositiveShare(map, 64);
-        var eyes = Positive(map, 16, 16 + (region.Y1 - region.Y0), region.X0, region.X1) / Positive(map, 0, 64, 0, 64);
+        var eyes = (region with { Y0 = 16, Y1 = 16 + (region.Y1 - region.Y0) }).PositiveShare(map, 64);
         Assert.True(mouth > 2.5 * region.AreaShare(64), $"{mode}: mouth share {mouth:P1} (eyes {eyes:P1})");
     }
 
@@ -69,19 +69,5 @@ public sealed class FaceExplainerTests : IDisposable
         var max = one.Max(Math.Abs);
         Assert.True(one.Zip(top, (a, b) => Math.Abs(a - b)).Max() <= 1e-4f * max, "the top-class row differs from the happy map");
         Assert.True(HeatmapCodec.Correlation(maps.AsSpan(0, pair.MapPixels), top) < 0.99, "neutral and happy maps are the same");
-    }
-
-    private static double Positive(float[] map, int y0, int y1, int x0, int x1)
-    {
-        double sum = 0;
-        for (var y = y0; y < y1; y++)
-        {
-            for (var x = x0; x < x1; x++)
-            {
-                sum += Math.Max(0f, map[(y * 64) + x]);
-            }
-        }
-
-        return sum;
     }
 }
