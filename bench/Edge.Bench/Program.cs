@@ -11,6 +11,8 @@ const string Usage = """
       profile FP32 INT8 [INT8...]  whole models interleaved, then ORT's per-node profile, warm and after fp32
       graph FILE the nodes of an ONNX file (e.g. ORT's optimised graph)
       --splits=N (quant) N splits of the photos into two folds: mean held-out agreement, no latency
+      --leave-one-out (quant) one fold per photo instead of two: each photo scored by a model calibrated on all the
+                 others (no latency)
       --configs=A,B (quant) only the configurations whose names start with A or B (the defaults always run)
       --quick    fewer benchmark iterations (a smoke run, not for reported figures)
     """;
@@ -24,7 +26,7 @@ if (args.Length == 0)
 var quick = args.Contains("--quick");
 return args[0] switch
 {
-    "quant" => QuantBench.Run(quick, Splits(args), Option(args, "--configs=")?.Split(',') ?? []),
+    "quant" => QuantBench.Run(quick, Splits(args), args.Contains("--leave-one-out"), Option(args, "--configs=")?.Split(',') ?? []),
     "detector" => DetectorBench.Run(quick),
     "sensitivity" => SensitivityBench.Run(new Edge.Onnx.Quantization.QuantizerOptions()),
     "variants" => VariantsBench.Run(quick),

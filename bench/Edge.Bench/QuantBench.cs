@@ -58,18 +58,22 @@ internal static class QuantBench
     }
 
     /// <summary>
-    /// Photo → fold (0 or 1) for each split. Split 0 is the reported one (photo index parity, ordinal order); further
-    /// splits shuffle the photos with the split number as seed, to show how much a figure moves with the split alone.
+    /// Photo → fold for each split. With two folds, split 0 is the reported one (photo index parity, ordinal order) and
+    /// further splits shuffle the photos with the split number as seed, to show how much a figure moves with the split
+    /// alone. With one fold per photo (leave one photo out) there is one split: each photo's crops are scored by a model
+    /// calibrated on all the other photos, as a model calibrated on the whole set would meet a new face.
     /// </summary>
-    private static int[][] Folds(IReadOnlyList<FaceCrop> crops, IReadOnlyList<string> images, int splits) =>
-        [.. Enumerable.Range(0, splits).Select(split =>
-        {
-            var random = new Random(split);
-            var order = split == 0 ? [.. images] : images.OrderBy(_ => random.Next()).ToList();
-            return crops.Select(c => order.IndexOf(c.Image) % 2).ToArray();
-        })];
+    private static int[][] Folds(IReadOnlyList<FaceCrop> crops, List<string> images, int splits, bool perPhoto) =>
+        perPhoto
+            ? [[.. crops.Select(c => images.IndexOf(c.Image))]]
+            : [.. Enumerable.Range(0, splits).Select(split =>
+            {
+                var random = new Random(split);
+                var order = split == 0 ? [.. images] : images.OrderBy(_ => random.Next()).ToList();
+                return crops.Select(c => order.IndexOf(c.Image) % 2).ToArray();
+            })];
 
-    public static int Run(bool quick, int splits, IReadOnlyList<string> only)
+    public static int Run(bool quick, int splits, bool perPhoto, IReadOnlyList<string> only)
     {
         var artifacts = Path.Combine(FaceCrops.RepoRoot(), "artifacts", "bench");
         Directory.CreateDirectory(artifacts);
@@ -80,9 +84,13 @@ internal static class QuantBench
 
         var crops = FaceCrops.Load(variants: true);
         var images = crops.Select(c => c.Image).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var folds = Folds(crops, images, splits);
+        splits = perPhoto ? 1 : splits;
+        var folds = Folds(crops, images, splits, perPhoto);
+        var foldCount = perPhoto ? images.Count : 2;
         Console.WriteLine($"real face crops: {crops.Count} ({images.Count} photos × {crops.Count / images.Count} variants: the fixture crop, side ×0.9/×1.1, mirrored)");
-        Console.WriteLine("held-out: 2 folds by photo — each crop is scored by a model calibrated on the other photos only");
+        Console.WriteLine(perPhoto
+            ? $"held-out: leave one photo out ({foldCount} folds) — each crop is scored by a model calibrated on the {images.Count - 1} other photos"
+            : "held-out: 2 folds by photo — each crop is scored by a model calibrated on the other photos only");
         if (splits > 1)
         {
             Console.WriteLine($"{splits} splits of the photos into 2 folds: split 0 is the reported one (photo parity), the others are shuffles (seed = split)");
@@ -97,7 +105,7 @@ internal static class QuantBench
 
         // Calibration (and equalization) per split, fold and equalization setting, shared by the configurations.
         var prepared = new Dictionary<(int Split, int Fold, bool Equalize, float Strength), (ModelProto Model, CalibrationStatistics Statistics)>();
-        List<NamedTensor> Calibration(int split, int fold) => fold == 2 ? all : [.. all.Where((_, i) => folds[split][i] != fold)];
+        List<NamedTensor> Calibration(int split, int fold) => fold < 0 ? all : [.. all.Where((_, i) => folds[split][i] != fold)];
         (ModelProto, CalibrationStatistics) Prepared(int split, int fold, QuantizerOptions o)
         {
             var key = (split, fold, o.Equalize, o.Equalize ? o.EqualizationStrength : 0f);
@@ -129,7 +137,7 @@ internal static class QuantBench
             for (var split = 0; split < splits; split++)
             {
                 var heldOut = new float[crops.Count][];
-                for (var f = 0; f < 2; f++)
+                for (var f = 0; f < foldCount; f++)
                 {
                     var model = QuantizePrepared(environment, Prepared(split, f, options), Calibration(split, f), options);
                     var indices = Enumerable.Range(0, crops.Count).Where(i => folds[split][i] == f).ToList();
@@ -151,7 +159,7 @@ internal static class QuantBench
             results.Add((name, a));
             if (splits == 1)
             {
-                var inSampleModel = QuantizePrepared(environment, Prepared(0, 2, options), all, options);
+                var inSampleModel = QuantizePrepared(environment, Prepared(0, -1, options), all, options);
                 var b = Agreement.Compare(expected, RunAll(environment, OnnxModel.ToBytes(inSampleModel), all), spec.Classes);
                 Console.WriteLine(string.Create(Inv,
                     $"{name,-56} {a.Top1Agreeing,4}/{a.Count} {a.Top1,7:P1} {a.Classes[happy].MeanAbsDelta,13:F4} {a.Classes.Max(c => c.MaxAbsDelta),8:F4}   {b.Top1Agreeing,4}/{b.Count} {b.Top1,7:P1} {b.Classes[happy].MeanAbsDelta,13:F4}"));
@@ -165,8 +173,9 @@ internal static class QuantBench
         }
 
         var (defaultName, defaultHeldOut) = results[0];
+        var which = perPhoto ? "leave one photo out" : "split 0";
         Console.WriteLine();
-        Console.WriteLine($"disagreements, {defaultName}, held-out (split 0; fp32 margin = top-1 minus top-2 probability):");
+        Console.WriteLine($"disagreements, {defaultName}, held-out ({which}; fp32 margin = top-1 minus top-2 probability):");
         foreach (var i in Enumerable.Range(0, crops.Count).Where(i => Agreement.ArgMax(expected[i]) != Agreement.ArgMax(heldOutDefault![i])))
         {
             Console.WriteLine(string.Create(Inv,
@@ -174,13 +183,13 @@ internal static class QuantBench
         }
 
         Console.WriteLine();
-        Console.WriteLine($"per class, {defaultName}, held-out (split 0; fp32 top-1 → int8 agrees; mean and max |Δp| of that class over all crops):");
+        Console.WriteLine($"per class, {defaultName}, held-out ({which}; fp32 top-1 → int8 agrees; mean and max |Δp| of that class over all crops):");
         foreach (var c in defaultHeldOut.Classes)
         {
             Console.WriteLine(string.Create(Inv, $"  {c.Class,-9} {c.Agreeing,3}/{c.Fp32Top1,-3}  mean|Δ| {c.MeanAbsDelta:F4}  max|Δ| {c.MaxAbsDelta:F4}"));
         }
 
-        if (splits > 1)
+        if (splits > 1 || perPhoto)
         {
             return 0;
         }
@@ -190,9 +199,9 @@ internal static class QuantBench
         var previousPath = Path.Combine(artifacts, "emotion.int8-previous.onnx");
         var int8Path = Path.Combine(artifacts, "emotion.int8-s8s8.onnx");
         var int8Options = new QuantizerOptions { ActivationType = ActivationType.Int8 };
-        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, 2, Configurations[0].Options), all, Configurations[0].Options), uint8Path);
-        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, 2, PreviousDefault), all, PreviousDefault), previousPath);
-        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, 2, int8Options), all, int8Options), int8Path);
+        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, -1, Configurations[0].Options), all, Configurations[0].Options), uint8Path);
+        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, -1, PreviousDefault), all, PreviousDefault), previousPath);
+        OnnxModel.Save(QuantizePrepared(environment, Prepared(0, -1, int8Options), all, int8Options), int8Path);
         PrintFusedOps(environment, uint8Path, artifacts);
         PrintFusedOps(environment, previousPath, artifacts);
 

