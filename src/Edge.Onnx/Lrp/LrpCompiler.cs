@@ -417,7 +417,7 @@ public static class LrpCompiler
 
             var pending = new Dictionary<string, List<string>> { [stop] = [e.ReduceSum(r, [1], true)] };
             var channelSums = new Dictionary<string, string>();
-            string Sum(string tensor) => channelSums.TryGetValue(tensor, out var s) ? s : channelSums[tensor] = e.ChannelSum(g.NonNegative.GetValueOrDefault(tensor) ? tensor : e.Relu(tensor), g.Shape(tensor));
+            string Sum(string tensor) => channelSums.TryGetValue(tensor, out var s) ? s : channelSums[tensor] = e.ChannelSum(g.NonNegative.GetValueOrDefault(tensor) ? tensor : e.Relu(tensor), g.Shape(tensor), o.Stabilizer);
             void Give(string tensor, string m) => (pending.TryGetValue(tensor, out var list) ? list : pending[tensor] = []).Add(m);
             for (var i = nodes.IndexOf(g.Producers[stop]); i >= 0; i--)
             {
@@ -444,11 +444,12 @@ public static class LrpCompiler
                     var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
                     var geo = g.Window(node, k);
                     var onesValues = Enumerable.Repeat(1f, (int)(k[0] * k[1])).ToArray();
-                    var ones = e.FloatConst([1, 1, k[0], k[1]], onesValues);
+                    string? onesKernel = null;
+                    string Ones() => onesKernel ??= e.FloatConst([1, 1, k[0], k[1]], onesValues);
                     if (k.All(v => v == 1) && geo.Pads.All(v => v == 0))
                     {
                         // 1×1: the map stays where it is (stride 1) or goes back onto the stride grid.
-                        Give(x, geo.Strides.All(v => v == 1) ? map : e.ConvTranspose(map, ones, geo, 1));
+                        Give(x, geo.Strides.All(v => v == 1) ? map : e.ConvTranspose(map, Ones(), geo, 1));
                         continue;
                     }
 
@@ -460,19 +461,32 @@ public static class LrpCompiler
 
                     if (o.Projection == LrpProjection.Guided)
                     {
+                        // Each output's map goes back over its window in proportion to the channel-summed input a
+                        // (Σ_c ReLU(x_c) + ε per pixel, so no window sums to 0): a · Backward(map / Σ_window a). Window
+                        // sums are taken as means (AveragePool, n = |window|) with the 1/n folded into the backward pass.
                         var a = Sum(x);
-                        var zsum = e.Conv(a, ones, e.FloatConst([1], [o.Stabilizer]), geo, 1);
-                        Give(x, e.Mul(a, e.Backward(e.Div(map, zsum), ones, onesValues, [1, 1, k[0], k[1]], geo, 1)));
+                        var n = k[0] * k[1];
+                        if (geo.Dilations.Any(v => v != 1) || geo.Pads.Where((p, j) => p >= k[j % 2]).Any() || !FloorWindows(geo))
+                        {
+                            Give(x, e.Mul(a, e.Backward(e.Div(map, e.Conv(a, Ones(), geo, 1)), Ones(), onesValues, [1, 1, k[0], k[1]], geo, 1)));
+                            continue;
+                        }
+
+                        var share = e.Div(map, e.WindowMean(a, geo, geo.Pads));
+                        var back = geo.Strides.All(v => v == 1) && geo.Pads.Where((p, j) => p > k[j % 2] - 1).Any() is false
+                            ? e.WindowMean(share, geo, [k[0] - 1 - geo.Pads[0], k[1] - 1 - geo.Pads[1], k[0] - 1 - geo.Pads[2], k[1] - 1 - geo.Pads[3]])
+                            : e.ConvTranspose(share, e.FloatConst([1, 1, k[0], k[1]], [.. Enumerable.Repeat(1f / n, (int)n)]), geo, 1);
+                        Give(x, e.Mul(a, back));
                         continue;
                     }
 
                     var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.InSize[0], geo.InSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
-                    var count = e.Conv(plane, ones, geo, 1);
-                    map = e.ConvTranspose(e.Div(map, count), ones, geo, 1);
+                    var count = e.Conv(plane, Ones(), geo, 1);
+                    map = e.ConvTranspose(e.Div(map, count), Ones(), geo, 1);
                     if (o.SmoothProjection)
                     {
                         // Even out the stride pattern: divide by each input's total share, normalised to mean 1 (constant).
-                        var coverage = e.ConvTranspose(e.Div(e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.OutSize[0], geo.OutSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) }), count), ones, geo, 1);
+                        var coverage = e.ConvTranspose(e.Div(e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.OutSize[0], geo.OutSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) }), count), Ones(), geo, 1);
                         var mean = e.Node("ReduceMean", [coverage], LrpEmitter.Ints("axes", 2, 3), LrpEmitter.Int("keepdims", 1));
                         map = e.Div(map, e.Add(e.Div(coverage, mean), e.Scalar(o.Stabilizer)));
                     }
@@ -507,6 +521,10 @@ public static class LrpCompiler
                 ? last.Aggregate(e.Add)
                 : throw new InvalidOperationException($"the projection did not reach the input in one piece (left at: {rest})");
         }
+
+        /// <summary>Every window lies inside the padded input (no ceil-mode overhang), so each covers exactly |window| cells.</summary>
+        private static bool FloorWindows(WindowGeometry geo) =>
+            Enumerable.Range(0, 2).All(i => geo.OutSize[i] == ((geo.InSize[i] + geo.Pads[i] + geo.Pads[i + 2] - geo.Kernel[i]) / geo.Strides[i]) + 1);
 
         private void Contribute(string tensor, string r)
         {

@@ -107,17 +107,26 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
     /// Σ over the channels of a batch-1 NCHW tensor, keeping the axis ([1, 1, H, W]), as ones[1, C] · x[C, H·W]: ONNX Runtime's
     /// MatMul runs this several times faster than its ReduceSum over axis 1.
     /// </summary>
-    public string ChannelSum(string x, long[] shape)
+    public string ChannelSum(string x, long[] shape, float plus = 0f)
     {
         var (c, h, w) = (shape[1], shape[2], shape[3]);
         var ones = FloatConst([1, c], [.. Enumerable.Repeat(1f, (int)c)]);
-        return Reshape(Node("MatMul", [ones, Reshape(x, c, h * w)]), 1, 1, h, w);
+        var flat = Reshape(x, c, h * w);
+        return Reshape(plus == 0f ? Node("MatMul", [ones, flat]) : Node("Gemm", [ones, flat, Scalar(plus)]), 1, 1, h, w);
     }
 
     public string ReduceMax(string a, long[] axes, bool keepDims) =>
         Opset >= 18
             ? Node("ReduceMax", [a, IntConst(axes)], Int("keepdims", keepDims ? 1 : 0))
             : Node("ReduceMax", [a], Ints("axes", axes), Int("keepdims", keepDims ? 1 : 0));
+
+    /// <summary>
+    /// The mean of <paramref name="x"/> over each window of <paramref name="g"/> with <paramref name="pads"/>, zero
+    /// padding counted: Σ_window x / |window|. On a one-channel map ONNX Runtime leaves AveragePool in NCHW, where the
+    /// same sum as a Conv with a ones kernel is padded to a 16-channel blocked Conv plus a reorder back.
+    /// </summary>
+    public string WindowMean(string x, WindowGeometry g, long[] pads) =>
+        Node("AveragePool", [x], Ints("kernel_shape", g.Kernel), Ints("strides", g.Strides), Ints("pads", pads), Int("count_include_pad", 1));
 
     public string Conv(string x, string w, WindowGeometry g, long group) =>
         Node("Conv", [x, w], Ints("kernel_shape", g.Kernel), Ints("strides", g.Strides), Ints("dilations", g.Dilations), Ints("pads", g.Pads), Int("group", group));

@@ -75,7 +75,11 @@ public sealed record LrpOptions
     /// </summary>
     public float Epsilon { get; init; } = 0.01f;
 
-    /// <summary>Added to the non-negative denominators (z⁺, z^B, global mean) so that 0/0 gives 0. Default 1e-9.</summary>
+    /// <summary>
+    /// Added to the non-negative denominators (z⁺, z^B, global mean) so that 0/0 gives 0, and in the guided projection
+    /// to each pixel's channel-summed activation (no window sums to 0; an all-zero window passes its map on evenly).
+    /// Default 1e-9.
+    /// </summary>
     public float Stabilizer { get; init; } = 1e-9f;
 
     public LrpMaxPoolRule MaxPoolRule { get; init; } = LrpMaxPoolRule.Winner;

@@ -218,14 +218,14 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
 
                 if (options.Projection == LrpProjection.Guided)
                 {
-                    // z-rule on the channel-summed positive activation.
-                    var act = ChannelSum(x, v => Math.Max(0f, v));
+                    // z-rule on the channel-summed positive activation, ε added at every pixel.
+                    var act = ChannelSum(x, v => Math.Max(0f, v)).Select(v => v + options.Stabilizer).ToArray();
                     for (var oy = 0; oy < geo.OutH; oy++)
                     {
                         for (var ox = 0; ox < geo.OutW; ox++)
                         {
                             var cells = Window(geo, xs, oy, ox).ToList();
-                            var z = cells.Sum(c => act[(c.Item1 * xs[3]) + c.Item2]) + options.Stabilizer;
+                            var z = cells.Sum(c => act[(c.Item1 * xs[3]) + c.Item2]);
                             foreach (var (iy, ix) in cells)
                             {
                                 next[(iy * xs[3]) + ix] += act[(iy * xs[3]) + ix] * map[(oy * geo.OutW) + ox] / z;
