@@ -417,7 +417,19 @@ public static class LrpCompiler
 
             var pending = new Dictionary<string, List<string>> { [stop] = [e.ReduceSum(r, [1], true)] };
             var channelSums = new Dictionary<string, string>();
-            string Sum(string tensor) => channelSums.TryGetValue(tensor, out var s) ? s : channelSums[tensor] = e.ChannelSum(g.NonNegative.GetValueOrDefault(tensor) ? tensor : e.Relu(tensor), g.Shape(tensor), o.Stabilizer);
+            string Sum(string tensor)
+            {
+                var v = g.ValueOf(tensor);
+                return channelSums.TryGetValue(v, out var s) ? s : channelSums[v] = e.ChannelSum(g.NonNegative.GetValueOrDefault(v) ? v : e.Relu(v), g.Shape(v), o.Stabilizer);
+            }
+
+            var addSums = new Dictionary<string, string>();
+            string AddSum(string tensor)
+            {
+                var v = g.ValueOf(tensor);
+                return addSums.TryGetValue(v, out var s) ? s : addSums[v] = e.ChannelSum(o.AddRule == LrpAddRule.Absolute ? e.Node("Abs", [v]) : v, g.Shape(v));
+            }
+
             void Give(string tensor, string m) => (pending.TryGetValue(tensor, out var list) ? list : pending[tensor] = []).Add(m);
             for (var i = nodes.IndexOf(g.Producers[stop]); i >= 0; i--)
             {
@@ -499,9 +511,7 @@ public static class LrpCompiler
                     // (the signed rule: Σ_c x_c / (Σ_c a_c + Σ_c b_c), stabilised by ε).
                     var a = node.Input[0];
                     var b = node.Input[1];
-                    var (sa, sb) = o.AddRule == LrpAddRule.Absolute
-                        ? (e.ChannelSum(e.Node("Abs", [a]), g.Shape(a)), e.ChannelSum(e.Node("Abs", [b]), g.Shape(b)))
-                        : (e.ChannelSum(a, g.Shape(a)), e.ChannelSum(b, g.Shape(b)));
+                    var (sa, sb) = (AddSum(a), AddSum(b));
                     var share = e.Div(map, o.AddRule == LrpAddRule.Absolute ? e.Add(e.Add(sa, sb), e.Scalar(o.Stabilizer)) : e.Stabilize(e.Add(sa, sb), o.Epsilon));
                     Give(a, e.Mul(sa, share));
                     Give(b, e.Mul(sb, share));

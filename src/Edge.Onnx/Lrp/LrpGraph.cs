@@ -68,8 +68,27 @@ internal sealed class LrpGraph
             }
 
             Infer(node);
+            if (node.OpType == "DequantizeLinear" && !IsConstant(node.Input[0]))
+            {
+                // A QDQ model dequantizes a tensor once per consumer; the copies hold the same values.
+                var key = string.Join("\n", node.Input) + "\n" + AttrInt(node, "axis", 1);
+                if (!_firstDequantized.TryAdd(key, node.Output[0]))
+                {
+                    _sameValues[node.Output[0]] = _firstDequantized[key];
+                }
+            }
         }
     }
+
+    private readonly Dictionary<string, string> _firstDequantized = [];
+    private readonly Dictionary<string, string> _sameValues = [];
+
+    /// <summary>
+    /// The tensor to read <paramref name="tensor"/>'s values from: the first DequantizeLinear of the same quantized tensor
+    /// when <paramref name="tensor"/> is another copy, so the explainer dequantizes it once. Relevance still follows
+    /// <paramref name="tensor"/> itself.
+    /// </summary>
+    public string ValueOf(string tensor) => _sameValues.GetValueOrDefault(tensor, tensor);
 
     public GraphProto Graph { get; }
 
