@@ -485,7 +485,7 @@ public static class LrpCompiler
                         }
 
                         var share = e.Div(map, e.WindowMean(a, geo, geo.Pads));
-                        var back = geo.Strides.All(v => v == 1) && geo.Pads.Where((p, j) => p > k[j % 2] - 1).Any() is false
+                        var back = geo.Strides.All(v => v == 1)
                             ? e.WindowMean(share, geo, [k[0] - 1 - geo.Pads[0], k[1] - 1 - geo.Pads[1], k[0] - 1 - geo.Pads[2], k[1] - 1 - geo.Pads[3]])
                             : e.ConvTranspose(share, e.FloatConst([1, 1, k[0], k[1]], [.. Enumerable.Repeat(1f / n, (int)n)]), geo, 1);
                         Give(x, e.Mul(a, back));
