@@ -25,7 +25,9 @@ internal static class ExplainCommand
         Relevance starts at the class's pre-softmax logit; conservation_error = |sum of relevance - logit| / |logit|
         (biases and epsilon absorb some relevance, so it is not 0 on the real model). bytes_encoded is the wire size
         (heatmap codec v2). mouth_share is the share of the positive relevance in the mouth region: a box half the crop
-        wide and 29 % of it tall (15 % of its area) centred on the detector's mouth keypoint.
+        wide and 29 % of it tall (15 % of its area) centred on the detector's mouth keypoint; mouth_is_densest says
+        whether the box of that size holding the most positive relevance, searched over the whole crop, contains the
+        keypoint.
         """;
 
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -113,7 +115,7 @@ internal static class ExplainCommand
                         var encoded = HeatmapCodec.EncodeCompact(map, w, h);
                         var line = new ExplainLine(image, i, Expressions.Names[cls], MathF.Round(scores[cls], 4), MathF.Round(sum, 4),
                             MathF.Round(MathF.Abs(sum - logits[cls]) / MathF.Max(MathF.Abs(logits[cls]), 1e-6f), 4), encoded.Data.Length,
-                            Math.Round(mouth.PositiveShare(map, w), 4));
+                            Math.Round(mouth.PositiveShare(map, w), 4), mouth.Densest(map, w).Contains(crops[i].Mouth));
                         if (parsed.Json)
                         {
                             Console.Out.WriteLine(JsonSerializer.Serialize(line, ExplainJsonContext.Default.ExplainLine));
@@ -121,7 +123,7 @@ internal static class ExplainCommand
                         else
                         {
                             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                                $"{image} face {i} {line.Class,-8} score {line.Score,6:F3} logit {logits[cls],7:F2} relevance sum {line.RelevanceSum,8:F3} conservation error {line.ConservationError:P1} encoded {line.BytesEncoded} B ({encoded.Width}x{encoded.Height}) mouth share {line.MouthShare:P1}"));
+                                $"{image} face {i} {line.Class,-8} score {line.Score,6:F3} logit {logits[cls],7:F2} relevance sum {line.RelevanceSum,8:F3} conservation error {line.ConservationError:P1} encoded {line.BytesEncoded} B ({encoded.Width}x{encoded.Height}) mouth share {line.MouthShare:P1}{(line.MouthIsDensest ? " (the densest box of its size)" : "")}"));
                         }
                     }
                 }
@@ -314,7 +316,8 @@ internal sealed record ExplainLine(
     [property: JsonPropertyName("relevance_sum")] float RelevanceSum,
     [property: JsonPropertyName("conservation_error")] float ConservationError,
     [property: JsonPropertyName("bytes_encoded")] int BytesEncoded,
-    [property: JsonPropertyName("mouth_share")] double MouthShare);
+    [property: JsonPropertyName("mouth_share")] double MouthShare,
+    [property: JsonPropertyName("mouth_is_densest")] bool MouthIsDensest);
 
 [JsonSerializable(typeof(ExplainLine))]
 internal sealed partial class ExplainJsonContext : JsonSerializerContext;

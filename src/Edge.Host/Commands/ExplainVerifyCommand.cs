@@ -57,6 +57,7 @@ internal static class ExplainVerifyCommand
 
         var mouthLrp = new List<double>();
         var mouthGrad = new List<double>();
+        var densestAtMouth = new int[2];
         var rng = new Random(20261122);
         var faces = 0;
         using (pipeline)
@@ -112,6 +113,8 @@ internal static class ExplainVerifyCommand
                         var mouth = MouthRegion.Around(mouthPoint, size);
                         mouthLrp.Add(mouth.PositiveShare(lrp, size));
                         mouthGrad.Add(mouth.PositiveShare(grad, size));
+                        densestAtMouth[0] += mouth.Densest(lrp, size).Contains(mouthPoint) ? 1 : 0;
+                        densestAtMouth[1] += mouth.Densest(grad, size).Contains(mouthPoint) ? 1 : 0;
                     }
                 }
             }
@@ -138,6 +141,7 @@ internal static class ExplainVerifyCommand
         if (mouthLrp.Count > 0)
         {
             o.WriteLine(string.Create(ic, $"  mouth region (a box {MouthRegion.WidthShare:P0} x {MouthRegion.HeightShare:P0} of the crop around the detector's mouth keypoint, {MouthRegion.Around(new FacePoint(size / 2f, size / 2f), size).AreaShare(size):P0} of its area): share of positive happy relevance, mean over smiling faces: LRP {mouthLrp.Average():P1}, gradient x input {mouthGrad.Average():P1}"));
+            o.WriteLine(string.Create(ic, $"  the box of that size with the most positive happy relevance contains the mouth keypoint on: LRP {densestAtMouth[0]}/{mouthLrp.Count}, gradient x input {densestAtMouth[1]}/{mouthLrp.Count} smiling faces"));
         }
 
         var beats = aopc[0].Average() > aopc[2].Average() && aopc[0].Average() > aopc[1].Average();

@@ -33,7 +33,7 @@ public sealed class FaceExplainerTests : IDisposable
     [Theory]
     [InlineData(LrpMode.Full)]
     [InlineData(LrpMode.Reduced)]
-    public void Explain_SmilingAstronaut_MouthRegionHoldsOver25TimesItsAreaShare(LrpMode mode)
+    public void Explain_SmilingAstronaut_MouthRegionHoldsOver25TimesItsAreaShareAndIsTheDensest(LrpMode mode)
     {
         using var explainer = Explainer(mode, 1);
         var happy = Expressions.IndexOf("happy");
@@ -51,6 +51,10 @@ public sealed class FaceExplainerTests : IDisposable
         var mouth = region.PositiveShare(map, 64);
         var eyes = (region with { Y0 = 16, Y1 = 16 + (region.Y1 - region.Y0) }).PositiveShare(map, 64);
         Assert.True(mouth > 2.5 * region.AreaShare(64), $"{mode}: mouth share {mouth:P1} (eyes {eyes:P1})");
+
+        // Searched over the whole crop, the box of that size with the most positive relevance is on her mouth.
+        var densest = region.Densest(map, 64);
+        Assert.True(densest.Contains(mouthPoint), $"{mode}: densest box {densest} ({densest.PositiveShare(map, 64):P1}) misses the mouth at {mouthPoint}");
     }
 
     [Fact]
