@@ -20,9 +20,9 @@ var stopAt = Arg("--stop-at");
 
 var fullOptions = new LrpOptions
 {
-    ConvRule = Enum.Parse<LrpConvRule>(Arg("--rule") ?? nameof(LrpConvRule.Gamma), ignoreCase: true),
-    AddRule = Enum.Parse<LrpAddRule>(Arg("--add") ?? nameof(LrpAddRule.Signed), ignoreCase: true),
-    MaxPoolRule = Enum.Parse<LrpMaxPoolRule>(Arg("--pool") ?? nameof(LrpMaxPoolRule.Winner), ignoreCase: true),
+    ConvRule = Arg("--rule") is { } rule ? Enum.Parse<LrpConvRule>(rule, ignoreCase: true) : new LrpOptions().ConvRule,
+    AddRule = Arg("--add") is { } add ? Enum.Parse<LrpAddRule>(add, ignoreCase: true) : new LrpOptions().AddRule,
+    MaxPoolRule = Arg("--pool") is { } pool ? Enum.Parse<LrpMaxPoolRule>(pool, ignoreCase: true) : new LrpOptions().MaxPoolRule,
     Gamma = float.Parse(Arg("--gamma") ?? "0.25", CultureInfo.InvariantCulture),
     Epsilon = float.Parse(Arg("--eps") ?? "0.01", CultureInfo.InvariantCulture),
 };

@@ -17,10 +17,13 @@ internal static class ExplainCommand
     internal const string Usage = """
         usage: edge explain IMAGE_OR_FOLDER... --out DIR [--class NAME] [--mode reduced|full] [--precision int8|fp32] [--models DIR] [--json]
                edge explain verify FOLDER [--mode reduced|full] [--precision int8|fp32] [--models DIR] [--patch N] [--steps N]
+               either also takes [--rule zplus|gamma|epsilon] [--add absolute|signed] (LRP rules; defaults: the kiosk's)
           --out        folder for <name>_<i>_heatmap.png and <name>_<i>_overlay.png (created)
           --class      explain this class (angry disgust fear happy sad surprise neutral); default happy and the top class
           --mode       reduced (default, the kiosk's cheap variant) or full LRP down to the pixels
           --precision  scoring model the explainer is compiled from (default int8 when built, else fp32)
+          --rule       convolutions: zplus (default), gamma (γ = 0.25) or epsilon
+          --add        residual Adds: absolute (default, |a| / (|a| + |b|)) or signed (a / (a + b))
           --json       one line per face and class: image, face, class, score, relevance_sum, conservation_error, bytes_encoded, mouth_share
         Relevance starts at the class's pre-softmax logit; conservation_error = |sum of relevance - logit| / |logit|
         (biases and epsilon absorb some relevance, so it is not 0 on the real model). bytes_encoded is the wire size
@@ -149,6 +152,9 @@ internal sealed class ExplainArguments
 
     public string? Models { get; private set; }
 
+    /// <summary>The LRP rules: the kiosk's defaults unless <c>--rule</c> or <c>--add</c> says otherwise.</summary>
+    public LrpOptions Lrp { get; private set; } = new();
+
     public bool Json { get; private set; }
 
     public int Patch { get; private set; } = 8;
@@ -195,6 +201,24 @@ internal sealed class ExplainArguments
                     break;
                 case "--models" when hasValue:
                     a.Models = args[++i];
+                    break;
+                case "--rule" when hasValue:
+                    var rule = args[++i];
+                    a.Lrp = a.Lrp with { ConvRule = rule switch { "zplus" => LrpConvRule.ZPlus, "gamma" => LrpConvRule.Gamma, _ => LrpConvRule.Epsilon } };
+                    if (rule is not ("zplus" or "gamma" or "epsilon"))
+                    {
+                        a.Error = $"edge {verb}: --rule must be zplus, gamma or epsilon (was '{rule}')";
+                    }
+
+                    break;
+                case "--add" when hasValue:
+                    var add = args[++i];
+                    a.Lrp = a.Lrp with { AddRule = add == "signed" ? LrpAddRule.Signed : LrpAddRule.Absolute };
+                    if (add is not ("absolute" or "signed"))
+                    {
+                        a.Error = $"edge {verb}: --add must be absolute or signed (was '{add}')";
+                    }
+
                     break;
                 case "--patch" when hasValue && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 32:
                     a.Patch = p;
@@ -246,7 +270,7 @@ internal sealed class ExplainPipeline : IDisposable
 
     public FaceAnalyzerOptions Options => _analyzer.Options;
 
-    public static ExplainPipeline Create(ExplainArguments args, int maps, LrpOptions? lrp = null)
+    public static ExplainPipeline Create(ExplainArguments args, int maps)
     {
         var options = new FaceAnalyzerOptions();
         if (args.Models is { } dir)
@@ -266,7 +290,7 @@ internal sealed class ExplainPipeline : IDisposable
         try
         {
             analyzer = new FaceAnalyzer(options, environment);
-            var explainer = FaceExplainer.Create(environment, OnnxModel.Load(options.ResolvedScorerPath), (lrp ?? Defaults) with { Mode = args.Mode }, maps);
+            var explainer = FaceExplainer.Create(environment, OnnxModel.Load(options.ResolvedScorerPath), args.Lrp with { Mode = args.Mode }, maps);
             return new ExplainPipeline(environment, analyzer, explainer, options.ResolvedScorerPath);
         }
         catch
@@ -276,9 +300,6 @@ internal sealed class ExplainPipeline : IDisposable
             throw;
         }
     }
-
-    /// <summary>The kiosk's rule set: z⁺ for convolutions, |a|-proportional residual split, winner max-pool, z^B at the input.</summary>
-    public static LrpOptions Defaults { get; } = new() { ConvRule = LrpConvRule.ZPlus, AddRule = LrpAddRule.Absolute, MaxPoolRule = LrpMaxPoolRule.Winner };
 
     /// <summary>Detects faces and returns each face's normalised 64×64 crop and mouth keypoint in it, best detector score first.</summary>
     public async Task<IReadOnlyList<CroppedFace>> CropFacesAsync(string image, CancellationToken cancellationToken)

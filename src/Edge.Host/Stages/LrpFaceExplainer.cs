@@ -3,10 +3,10 @@ using Edge.Explain;
 using Edge.Explain.Explanations;
 using Edge.Explain.Faces;
 using Edge.Explain.Heatmaps;
-using Edge.Host.Commands;
 using Edge.Host.Options;
 using Edge.Host.Pipeline;
 using Edge.Onnx.Graph;
+using Edge.Onnx.Lrp;
 using Edge.Onnx.Runtime;
 using Microsoft.Extensions.Options;
 
@@ -33,7 +33,7 @@ public sealed class LrpFaceExplainer : IFaceExplainer, IDisposable
     {
         var options = faces.Value;
         _margin = options.CropMargin;
-        var lrp = ExplainPipeline.Defaults with { Mode = pipeline.Value.ExplainLrp };
+        var lrp = new LrpOptions { Mode = pipeline.Value.ExplainLrp };
         _explainer = FaceExplainer.Create(environment, OnnxModel.Load(options.ResolvedScorerPath), lrp, maps: 1,
             new SessionSettings { IntraOpThreads = options.IntraOpThreads });
     }

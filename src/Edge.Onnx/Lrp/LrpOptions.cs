@@ -59,12 +59,16 @@ public enum LrpProjection
     Guided,
 }
 
-/// <summary>What the compiler does; defaults are the kiosk's.</summary>
+/// <summary>
+/// What the compiler does. The rule defaults are the kiosk's (z⁺ convolutions, |a|-proportional residual split, winner
+/// max-pool, z^B at the input): on the real face set they are the most faithful of the rule sets tried (occlusion AOPC,
+/// src/Edge.Explain/README.md). <see cref="Mode"/> defaults to full LRP; the kiosk asks for <see cref="LrpMode.Reduced"/>.
+/// </summary>
 public sealed record LrpOptions
 {
     public LrpMode Mode { get; init; } = LrpMode.Full;
 
-    public LrpConvRule ConvRule { get; init; } = LrpConvRule.Gamma;
+    public LrpConvRule ConvRule { get; init; } = LrpConvRule.ZPlus;
 
     /// <summary>γ of the γ rule; 0 gives the ε-free basic rule, large values approach z⁺. Default 0.25.</summary>
     public float Gamma { get; init; } = 0.25f;
@@ -95,7 +99,7 @@ public sealed record LrpOptions
     /// </summary>
     public int? ChannelBudget { get; init; } = 32;
 
-    public LrpAddRule AddRule { get; init; } = LrpAddRule.Signed;
+    public LrpAddRule AddRule { get; init; } = LrpAddRule.Absolute;
 
     /// <summary>
     /// Use the z^B rule (with <see cref="InputLow"/>/<see cref="InputHigh"/>) for the convolution that reads the

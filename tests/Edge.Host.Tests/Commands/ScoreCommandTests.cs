@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Edge.Host.Tests.Models;
 using Edge.Onnx.Models;
@@ -11,22 +10,7 @@ public sealed class ScoreCommandTests(BuiltModelsFixture models)
 {
     private static string Face(string name) => Path.Combine(ModelPaths.FacesDirectory, name);
 
-    private async Task<(int Code, string Stdout, string Stderr)> EdgeAsync(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "edge.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["EDGE_MODELS"] = models.Directory;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private Task<(int Code, string Stdout, string Stderr)> EdgeAsync(params string[] args) => EdgeProcess.RunAsync(models.Directory, args);
 
     [Fact]
     public async Task Score_JsonWithOneUnreadableFile_ScoresTheOthersAndExits2()
