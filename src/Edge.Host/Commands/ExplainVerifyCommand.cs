@@ -102,7 +102,8 @@ internal static class ExplainVerifyCommand
                     var random = 0.0;
                     for (var r = 0; r < RandomOrders; r++)
                     {
-                        var order = lrpOrder.ToArray();
+                        // Shuffled from patch order, not from the LRP ranking: the baseline must not depend on the rules compared.
+                        var order = Enumerable.Range(0, lrpOrder.Length).ToArray();
                         rng.Shuffle(order);
                         random += Aopc(crop, order, size, parsed.Patch, parsed.Steps, Logit) / RandomOrders;
                     }
