@@ -60,6 +60,16 @@ internal static class ExplainCommand
         }
 
         int[] classes = parsed.Class is { } c ? [Expressions.IndexOf(c)] : [Expressions.IndexOf("happy"), FaceExplainer.TopClass];
+        try
+        {
+            Directory.CreateDirectory(parsed.Out);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"edge explain: cannot create --out {parsed.Out}: {e.Message}");
+            return 1;
+        }
+
         ExplainPipeline pipeline;
         try
         {
@@ -71,7 +81,6 @@ internal static class ExplainCommand
             return 1;
         }
 
-        Directory.CreateDirectory(parsed.Out);
         var failed = 0;
         using (pipeline)
         {
@@ -112,8 +121,16 @@ internal static class ExplainCommand
                         var map = maps.AsSpan(k * explainer.MapPixels, explainer.MapPixels).ToArray();
                         var suffix = k == 0 ? string.Empty : "_" + Expressions.Names[cls];
                         var (w, h) = (explainer.Compiled.MapWidth, explainer.Compiled.MapHeight);
-                        await File.WriteAllBytesAsync(Path.Combine(parsed.Out, $"{stem}_{i}{suffix}_heatmap.png"), HeatmapImages.HeatmapPng(map, w, h), cancellationToken).ConfigureAwait(false);
-                        await File.WriteAllBytesAsync(Path.Combine(parsed.Out, $"{stem}_{i}{suffix}_overlay.png"), HeatmapImages.OverlayPng(map, grey, w, h), cancellationToken).ConfigureAwait(false);
+                        try
+                        {
+                            await File.WriteAllBytesAsync(Path.Combine(parsed.Out, $"{stem}_{i}{suffix}_heatmap.png"), HeatmapImages.HeatmapPng(map, w, h), cancellationToken).ConfigureAwait(false);
+                            await File.WriteAllBytesAsync(Path.Combine(parsed.Out, $"{stem}_{i}{suffix}_overlay.png"), HeatmapImages.OverlayPng(map, grey, w, h), cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            Console.Error.WriteLine($"edge explain: cannot write to {parsed.Out}: {e.Message}");
+                            return 1;
+                        }
                         var sum = map.Sum();
                         var encoded = HeatmapCodec.EncodeCompact(map, w, h);
                         var line = new ExplainLine(image, i, Expressions.Names[cls], MathF.Round(scores[cls], 4), MathF.Round(sum, 4),

@@ -63,6 +63,24 @@ public sealed class ExplainCommandTests(BuiltModelsFixture models)
     }
 
     [Fact]
+    public async Task Explain_OutIsAFile_Exits1NamingIt()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            var (code, stdout, stderr) = await EdgeAsync("explain", Face("astronaut.png"), "--out", file);
+
+            Assert.Equal(1, code);
+            Assert.Contains($"edge explain: cannot create --out {file}", stderr, StringComparison.Ordinal);
+            Assert.Empty(stdout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task ExplainVerify_TwoFaces_PrintsTheAopcTableAndTheMouthLines()
     {
         var folder = Directory.CreateTempSubdirectory("edge-explain-verify-").FullName;
