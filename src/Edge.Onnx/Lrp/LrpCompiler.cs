@@ -730,14 +730,38 @@ public static class LrpCompiler
             string Negative() => MapWeight(w, ws, v => MathF.Min(v, 0f), () => e.NegPart(w));
             if (kind == ConvKind.Input && o.InputBounds)
             {
-                var wp = Positive();
-                var wn = Negative();
-                var shape = e.IntConst(g.Shape(x));
-                var low = e.Node("Expand", [e.Scalar(o.InputLow), shape]);
-                var high = e.Node("Expand", [e.Scalar(o.InputHigh), shape]);
-                var z = e.Sub(e.Sub(e.Conv(x, w, geo, group), e.Conv(low, wp, geo, group)), e.Conv(high, wn, geo, group));
-                var s = e.Div(r, e.Add(z, e.Scalar(o.Stabilizer)));
-                var bounds = MapWeight(w, ws, v => (MathF.Max(v, 0f) * o.InputLow) + (MathF.Min(v, 0f) * o.InputHigh), () => e.Add(e.Mul(wp, e.Scalar(o.InputLow)), e.Mul(wn, e.Scalar(o.InputHigh))));
+                string z;
+                string? wp = null, wn = null;
+                var known = _emitted.TryGetValue(w, out var emitted) ? emitted : Values(w);
+                if (known is not null && geo.Pads.All(p => p == 0))
+                {
+                    // No padding: every window holds the whole kernel, so l·W⁺ + h·W⁻ is one number per output channel and
+                    // z = x·W − l·W⁺ − h·W⁻ (+ the stabiliser) is one Conv with a bias.
+                    var perOutput = known.Length / (int)ws[0];
+                    var bias = new float[ws[0]];
+                    for (var c = 0; c < bias.Length; c++)
+                    {
+                        var bound = 0f;
+                        foreach (var v in known.AsSpan(c * perOutput, perOutput))
+                        {
+                            bound += (MathF.Max(v, 0f) * o.InputLow) + (MathF.Min(v, 0f) * o.InputHigh);
+                        }
+
+                        bias[c] = o.Stabilizer - bound;
+                    }
+
+                    z = e.Conv(x, w, e.FloatConst([ws[0]], bias), geo, group);
+                }
+                else
+                {
+                    var shape = e.IntConst(g.Shape(x));
+                    var low = e.Node("Expand", [e.Scalar(o.InputLow), shape]);
+                    var high = e.Node("Expand", [e.Scalar(o.InputHigh), shape]);
+                    z = e.Add(e.Sub(e.Sub(e.Conv(x, w, geo, group), e.Conv(low, wp ??= Positive(), geo, group)), e.Conv(high, wn ??= Negative(), geo, group)), e.Scalar(o.Stabilizer));
+                }
+
+                var s = e.Div(r, z);
+                var bounds = MapWeight(w, ws, v => (MathF.Max(v, 0f) * o.InputLow) + (MathF.Min(v, 0f) * o.InputHigh), () => e.Add(e.Mul(wp ??= Positive(), e.Scalar(o.InputLow)), e.Mul(wn ??= Negative(), e.Scalar(o.InputHigh))));
                 return e.Sub(e.Mul(x, Backward(s, w, ws, geo, group)), Backward(s, bounds, ws, geo, group));
             }
 
