@@ -24,7 +24,7 @@ internal static class ExplainCommand
           --precision  scoring model the explainer is compiled from (default int8 when built, else fp32)
           --rule       convolutions: zplus (default), gamma (γ = 0.25) or epsilon
           --add        residual Adds: absolute (default, |a| / (|a| + |b|)) or signed (a / (a + b))
-          --json       one line per face and class: image, face, class, score, relevance_sum, conservation_error, bytes_encoded, mouth_share
+          --json       one line per face and class: image, face, class, score, relevance_sum, conservation_error, bytes_encoded, mouth_share, mouth_is_densest
         Relevance starts at the class's pre-softmax logit; conservation_error = |sum of relevance - logit| / |logit|
         (biases and epsilon absorb some relevance, so it is not 0 on the real model). bytes_encoded is the wire size
         (heatmap codec v2). mouth_share is the share of the positive relevance in the mouth region: a box half the crop
