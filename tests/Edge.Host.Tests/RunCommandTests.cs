@@ -53,6 +53,31 @@ public sealed class RunCommandTests
         Assert.Contains("Kiosk:KioskId", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "not found")]
+    [InlineData("{ \"Camera\": ", "open JSON object")]
+    public async Task RunAsync_ConfigFileMissingOrMalformed_StopsAtStartNamingTheFile(string? content, string expected)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"edge-run-{Guid.NewGuid():N}.json");
+        if (content is not null)
+        {
+            await File.WriteAllTextAsync(file, content);
+        }
+
+        try
+        {
+            var (code, error) = await RunAsync("--config", file, "--Http:Port=0");
+
+            Assert.Equal(RunCommand.ConfigurationError, code);
+            Assert.StartsWith($"edge run: invalid configuration: edge run cannot compose its configuration: --config {file}:", error, StringComparison.Ordinal);
+            Assert.Contains(expected, error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public async Task RunAsync_ConfigFile_IsReadAndCommandLineWins()
     {

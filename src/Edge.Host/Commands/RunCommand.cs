@@ -114,7 +114,17 @@ internal static class RunCommand
         });
         if (configFile is not null)
         {
-            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+            var path = Path.GetFullPath(configFile);
+            try
+            {
+                builder.Configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                // A missing or malformed file is a configuration error (exit 78, no restart), not a crash.
+                var reason = e is FileNotFoundException ? "not found" : e.GetBaseException().Message;
+                throw new InvalidOperationException($"edge run cannot compose its configuration: --config {path}: {reason}", e);
+            }
         }
 
         builder.Configuration.AddEnvironmentVariables("EDGE_");
