@@ -18,7 +18,7 @@ internal static class FfmpegImage
     {
         if (!File.Exists(path))
         {
-            throw new InvalidDataException("no such file");
+            throw new InvalidDataException(Directory.Exists(path) ? "a folder with no images in it" : "no such file");
         }
 
         string[] vf = filter is null ? [] : ["-vf", filter];

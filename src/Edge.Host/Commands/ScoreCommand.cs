@@ -168,18 +168,14 @@ internal static class ScoreCommand
     {
         foreach (var input in inputs)
         {
-            if (Directory.Exists(input))
+            var images = Directory.Exists(input)
+                ? [.. Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories).Where(f => ImageExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal)]
+                : Array.Empty<string>();
+
+            // A file, or a folder without images: the caller's decode reports it ("a folder with no images in it").
+            foreach (var f in images.Length > 0 ? images : [input])
             {
-                foreach (var f in Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories)
-                             .Where(f => ImageExtensions.Contains(Path.GetExtension(f)))
-                             .Order(StringComparer.Ordinal))
-                {
-                    yield return f;
-                }
-            }
-            else
-            {
-                yield return input;
+                yield return f;
             }
         }
     }

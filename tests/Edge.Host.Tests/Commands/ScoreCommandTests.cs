@@ -61,6 +61,26 @@ public sealed class ScoreCommandTests(BuiltModelsFixture models)
     }
 
     [Fact]
+    public async Task Score_FolderWithoutImages_Exits2SayingSo()
+    {
+        var folder = Directory.CreateTempSubdirectory("edge-score-empty-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "notes.txt"), "not an image");
+
+            var (code, stdout, stderr) = await EdgeAsync("score", folder);
+
+            Assert.Equal(2, code);
+            Assert.Empty(stdout);
+            Assert.Equal($"{folder}: error: a folder with no images in it", stderr.Trim());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Score_BadPrecision_Exits2WithMessage()
     {
         var (code, _, stderr) = await EdgeAsync("score", "--precision", "int4", Face("astronaut.png"));
