@@ -83,6 +83,14 @@ internal static class PipelineBenchCommand
             return 2;
         }
 
+        var source = settings["Camera:Source"]!;
+        if (!source.Contains("://", StringComparison.Ordinal) && !File.Exists(source) && !Directory.Exists(source))
+        {
+            // The kiosk keeps retrying a missing source (it may appear); a benchmark should not wait for one.
+            await Console.Error.WriteLineAsync($"edge bench pipeline: no such video, folder or device: {source}").ConfigureAwait(false);
+            return 2;
+        }
+
         var outbox = Path.Combine(Path.GetTempPath(), $"edge-bench-outbox-{Environment.ProcessId}.db");
         settings["Sync:Outbox:Path"] = outbox;
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).AddCommandLine([.. extra]).Build();

@@ -99,7 +99,7 @@ internal static class ReportBiasCommand
 
             return 0;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or OrtException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException or OrtException or InvalidOperationException)
         {
             await Console.Error.WriteLineAsync($"edge report bias: {e.Message}").ConfigureAwait(false);
             return 1;
