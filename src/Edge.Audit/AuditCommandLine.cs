@@ -20,8 +20,10 @@ public static class AuditCommandLine
 {
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : "serve";
-        var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
+        // No command, or options first, is "serve"; --help and -h are commands of their own (they used to start the server).
+        var named = args.Length > 0 && (!args[0].StartsWith('-') || args[0] is "--help" or "-h");
+        var command = named ? args[0] : "serve";
+        var rest = named ? args[1..] : args;
         try
         {
             switch (command)

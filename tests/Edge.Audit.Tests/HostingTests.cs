@@ -25,6 +25,21 @@ public sealed class HostingTests
         Assert.Contains(key, ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("help")]
+    public async Task CommandLine_Help_PrintsUsageWithoutStartingTheServer(string help)
+    {
+        var stdout = new StringWriter();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var code = await AuditCommandLine.RunAsync([help], stdout, TextWriter.Null, timeout.Token);
+
+        Assert.Equal(0, code);
+        Assert.StartsWith("usage: edge-audit [serve]", stdout.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task CommandLine_InvalidOption_ExitCode2AndKeyOnStderr()
     {
