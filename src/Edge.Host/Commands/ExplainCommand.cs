@@ -237,13 +237,29 @@ internal sealed class ExplainArguments
                     }
 
                     break;
-                case "--patch" when hasValue && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 32:
-                    a.Patch = p;
-                    i++;
+                case "--patch" when hasValue:
+                    var patch = args[++i];
+                    if (int.TryParse(patch, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 32)
+                    {
+                        a.Patch = p;
+                    }
+                    else
+                    {
+                        a.Error = $"edge {verb}: --patch must be a whole number from 1 to 32 (was '{patch}')";
+                    }
+
                     break;
-                case "--steps" when hasValue && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s > 0:
-                    a.Steps = s;
-                    i++;
+                case "--steps" when hasValue:
+                    var steps = args[++i];
+                    if (int.TryParse(steps, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0)
+                    {
+                        a.Steps = n;
+                    }
+                    else
+                    {
+                        a.Error = $"edge {verb}: --steps must be a whole number above 0 (was '{steps}')";
+                    }
+
                     break;
                 case "--json":
                     a.Json = true;

@@ -54,6 +54,8 @@ public sealed class ExplainCommandTests(BuiltModelsFixture models)
     [InlineData("--rule", "zminus", "--rule must be zplus, gamma or epsilon")]
     [InlineData("--add", "half", "--add must be absolute or signed")]
     [InlineData("--mode", "fast", "--mode must be reduced or full")]
+    [InlineData("--patch", "0", "--patch must be a whole number from 1 to 32 (was '0')")]
+    [InlineData("--steps", "-3", "--steps must be a whole number above 0 (was '-3')")]
     public async Task Explain_BadOption_Exits2NamingIt(string option, string value, string message)
     {
         var (code, _, stderr) = await EdgeAsync("explain", Face("astronaut.png"), "--out", Path.GetTempPath(), option, value);
