@@ -58,6 +58,17 @@ public static class AuditCommandLine
             await stderr.WriteLineAsync("edge-audit: invalid configuration:\n  " + string.Join("\n  ", ex.Failures));
             return 2;
         }
+        catch (InvalidOperationException ex) when (ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+        {
+            await stderr.WriteLineAsync("edge-audit: invalid configuration:\n  " + ex.Message);
+            return 2;
+        }
+        catch (Exception ex) when (command == "serve" && ex is not OperationCanceledException)
+        {
+            // e.g. a store it cannot open: one line and exit 1 (systemd retries; the cause may be a disk not yet mounted)
+            await stderr.WriteLineAsync($"edge-audit: cannot start: {ex.GetBaseException().Message}");
+            return 1;
+        }
     }
 
     public const string Usage = """

@@ -41,6 +41,31 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task CommandLine_ServeWithAStoreItCannotOpen_Exits1WithOneLine()
+    {
+        var stderr = new StringWriter();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        var code = await AuditCommandLine.RunAsync(
+            ["serve", "--Audit:Storage:ConnectionString=Data Source=/proc/edge-no-such-dir/a.db", "--Audit:Http:Urls=http://127.0.0.1:0"], TextWriter.Null, stderr, timeout.Token);
+
+        Assert.Equal(1, code);
+        Assert.StartsWith("edge-audit: cannot start: SQLite Error 14", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CommandLine_ServeWithAnUnknownProvider_Exits2NamingTheKey()
+    {
+        var stderr = new StringWriter();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        var code = await AuditCommandLine.RunAsync(["serve", "--Audit:Storage:Provider=Oracle", "--Audit:Http:Urls=http://127.0.0.1:0"], TextWriter.Null, stderr, timeout.Token);
+
+        Assert.Equal(2, code);
+        Assert.Contains("'Oracle' at 'Audit:Storage:Provider'", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CommandLine_InvalidOption_ExitCode2AndKeyOnStderr()
     {
         var stderr = new StringWriter();
