@@ -256,11 +256,14 @@ public static class LrpCompiler
         }
 
         /// <summary>f applied to every weight, as an initializer when the weight is known at compile time, else in the graph.</summary>
+        /// <summary>A weight's values when known at compile time: an initializer this compiler emitted, or a constant of the model.</summary>
+        private float[]? KnownValues(string w) => _emitted.TryGetValue(w, out var known) ? known : Values(w);
+
         private string MapWeight(string w, long[] shape, Func<float, float> f, Func<string> inGraph) =>
-            (_emitted.TryGetValue(w, out var known) ? known : Values(w)) is { } v ? Emit(shape, [.. v.Select(f)]) : inGraph();
+            KnownValues(w) is { } v ? Emit(shape, [.. v.Select(f)]) : inGraph();
 
         private string Backward(string s, string w, long[] ws, WindowGeometry geo, long group) =>
-            e.Backward(s, w, _emitted.TryGetValue(w, out var known) ? known : Values(w), ws, geo, group);
+            e.Backward(s, w, KnownValues(w), ws, geo, group);
 
         public LrpExplainer Run()
         {
@@ -732,7 +735,8 @@ public static class LrpCompiler
             {
                 string z;
                 string? wp = null, wn = null;
-                var known = _emitted.TryGetValue(w, out var emitted) ? emitted : Values(w);
+                float Bound(float v) => (MathF.Max(v, 0f) * o.InputLow) + (MathF.Min(v, 0f) * o.InputHigh);
+                var known = KnownValues(w);
                 if (known is not null && geo.Pads.All(p => p == 0))
                 {
                     // No padding: every window holds the whole kernel, so l·W⁺ + h·W⁻ is one number per output channel and
@@ -744,7 +748,7 @@ public static class LrpCompiler
                         var bound = 0f;
                         foreach (var v in known.AsSpan(c * perOutput, perOutput))
                         {
-                            bound += (MathF.Max(v, 0f) * o.InputLow) + (MathF.Min(v, 0f) * o.InputHigh);
+                            bound += Bound(v);
                         }
 
                         bias[c] = o.Stabilizer - bound;
@@ -761,7 +765,7 @@ public static class LrpCompiler
                 }
 
                 var s = e.Div(r, z);
-                var bounds = MapWeight(w, ws, v => (MathF.Max(v, 0f) * o.InputLow) + (MathF.Min(v, 0f) * o.InputHigh), () => e.Add(e.Mul(wp ??= Positive(), e.Scalar(o.InputLow)), e.Mul(wn ??= Negative(), e.Scalar(o.InputHigh))));
+                var bounds = MapWeight(w, ws, Bound, () => e.Add(e.Mul(wp ??= Positive(), e.Scalar(o.InputLow)), e.Mul(wn ??= Negative(), e.Scalar(o.InputHigh))));
                 return e.Sub(e.Mul(x, Backward(s, w, ws, geo, group)), Backward(s, bounds, ws, geo, group));
             }
 
@@ -828,7 +832,7 @@ public static class LrpCompiler
         /// <summary>The [in, out, 1, 1] transpose of a constant pointwise weight [out, in, 1, 1], as an initializer.</summary>
         private string Transposed(string w, long[] ws)
         {
-            var v = (_emitted.TryGetValue(w, out var known) ? known : Values(w)) ?? throw new InvalidOperationException("a channel budget needs constant weights");
+            var v = KnownValues(w) ?? throw new InvalidOperationException("a channel budget needs constant weights");
             var (co, ci) = ((int)ws[0], (int)ws[1]);
             var t = new float[v.Length];
             for (var a = 0; a < co; a++)
