@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Edge.Onnx.Proto;
 
 namespace Edge.Onnx.Lrp;
@@ -255,10 +256,10 @@ public static class LrpCompiler
             return name;
         }
 
-        /// <summary>f applied to every weight, as an initializer when the weight is known at compile time, else in the graph.</summary>
         /// <summary>A weight's values when known at compile time: an initializer this compiler emitted, or a constant of the model.</summary>
         private float[]? KnownValues(string w) => _emitted.TryGetValue(w, out var known) ? known : Values(w);
 
+        /// <summary>f applied to every weight, as an initializer when the weight is known at compile time, else in the graph.</summary>
         private string MapWeight(string w, long[] shape, Func<float, float> f, Func<string> inGraph) =>
             KnownValues(w) is { } v ? Emit(shape, [.. v.Select(f)]) : inGraph();
 
@@ -434,7 +435,40 @@ public static class LrpCompiler
             }
 
             void Give(string tensor, string m) => (pending.TryGetValue(tensor, out var list) ? list : pending[tensor] = []).Add(m);
-            for (var i = nodes.IndexOf(g.Producers[stop]); i >= 0; i--)
+            var first = nodes.IndexOf(g.Producers[stop]);
+            if (o.Projection == LrpProjection.Direct)
+            {
+                // One z-rule step from the stop to the input layer's output y through fixed path weights P:
+                // R_y = a ⊙ Pᵀ(R_stop / (P · Σ_c a_c + ε)) with a = max(y, 0), then the input layer's own rule.
+                var input = nodes.Take(first).FirstOrDefault(n => n.OpType == "Conv" && KindOf(n) == ConvKind.Input)
+                    ?? throw new InvalidOperationException("the direct projection needs a Conv that reads the input below the stop");
+                var y = input.Output[0];
+                var (ys, ss) = (g.Shape(y), g.Shape(stop));
+                var (positions, units) = ((int)(ys[2] * ys[3]), (int)(ss[2] * ss[3]));
+                if ((long)positions * units > 1 << 22)
+                {
+                    throw new InvalidOperationException($"the direct projection's path weights would be {units}×{positions}; stop later (StopAt) or use the guided projection");
+                }
+
+                var paths = PathWeights(stop, y, nodes, units);
+                var byPosition = new float[paths.Length];
+                for (var u = 0; u < units; u++)
+                {
+                    for (var p = 0; p < positions; p++)
+                    {
+                        byPosition[(p * units) + u] = paths[(u * positions) + p];
+                    }
+                }
+
+                var active = e.Relu(g.ValueOf(y));
+                var guide = e.Reshape(e.ChannelSum(active, ys, o.Stabilizer), 1, positions);
+                var share = e.Div(e.Reshape(pending[stop][0], -1, units), e.Node("MatMul", [guide, e.FloatConst([positions, units], byPosition)]));
+                var back = e.Reshape(e.Node("MatMul", [share, e.FloatConst([units, positions], paths)]), -1, 1, ys[2], ys[3]);
+                pending = new() { [input.Input[0]] = [InputLayer(input, e.Mul(active, back))] };
+                first = nodes.IndexOf(input) - 1;
+            }
+
+            for (var i = first; i >= 0; i--)
             {
                 var node = nodes[i];
                 if (!pending.Remove(node.Output[0], out var maps))
@@ -451,8 +485,7 @@ public static class LrpCompiler
                     var y = node.Output[0];
                     var active = e.Relu(y);
                     var share = e.Div(active, e.Add(e.ChannelSum(active, g.Shape(y)), e.Scalar(o.Stabilizer)));
-                    var rin = Conv(node, e.Mul(map, share));
-                    Give(x, e.ReduceSum(rin, [1], true));
+                    Give(x, InputLayer(node, e.Mul(map, share)));
                 }
                 else if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
                 {
@@ -474,39 +507,22 @@ public static class LrpCompiler
                         continue;
                     }
 
-                    if (o.Projection == LrpProjection.Guided)
+                    // Each output's map goes back over its window in proportion to the channel-summed input a
+                    // (Σ_c ReLU(x_c) + ε per pixel, so no window sums to 0): a · Backward(map / Σ_window a). Window
+                    // sums are taken as means (AveragePool, n = |window|) with the 1/n folded into the backward pass.
+                    var a = Sum(x);
+                    var n = k[0] * k[1];
+                    if (geo.Dilations.Any(v => v != 1) || geo.Pads.Where((p, j) => p >= k[j % 2]).Any() || !FloorWindows(geo))
                     {
-                        // Each output's map goes back over its window in proportion to the channel-summed input a
-                        // (Σ_c ReLU(x_c) + ε per pixel, so no window sums to 0): a · Backward(map / Σ_window a). Window
-                        // sums are taken as means (AveragePool, n = |window|) with the 1/n folded into the backward pass.
-                        var a = Sum(x);
-                        var n = k[0] * k[1];
-                        if (geo.Dilations.Any(v => v != 1) || geo.Pads.Where((p, j) => p >= k[j % 2]).Any() || !FloorWindows(geo))
-                        {
-                            Give(x, e.Mul(a, e.Backward(e.Div(map, e.Conv(a, Ones(), geo, 1)), Ones(), onesValues, [1, 1, k[0], k[1]], geo, 1)));
-                            continue;
-                        }
-
-                        var share = e.Div(map, e.WindowMean(a, geo, geo.Pads));
-                        var back = geo.Strides.All(v => v == 1)
-                            ? e.WindowMean(share, geo, [k[0] - 1 - geo.Pads[0], k[1] - 1 - geo.Pads[1], k[0] - 1 - geo.Pads[2], k[1] - 1 - geo.Pads[3]])
-                            : e.ConvTranspose(share, e.FloatConst([1, 1, k[0], k[1]], [.. Enumerable.Repeat(1f / n, (int)n)]), geo, 1);
-                        Give(x, e.Mul(a, back));
+                        Give(x, e.Mul(a, e.Backward(e.Div(map, e.Conv(a, Ones(), geo, 1)), Ones(), onesValues, [1, 1, k[0], k[1]], geo, 1)));
                         continue;
                     }
 
-                    var plane = e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.InSize[0], geo.InSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) });
-                    var count = e.Conv(plane, Ones(), geo, 1);
-                    map = e.ConvTranspose(e.Div(map, count), Ones(), geo, 1);
-                    if (o.SmoothProjection)
-                    {
-                        // Even out the stride pattern: divide by each input's total share, normalised to mean 1 (constant).
-                        var coverage = e.ConvTranspose(e.Div(e.Node("ConstantOfShape", [e.IntConst(1, 1, geo.OutSize[0], geo.OutSize[1])], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = LrpTensors.Floats("one", [1], [1f]) }), count), Ones(), geo, 1);
-                        var mean = e.Node("ReduceMean", [coverage], LrpEmitter.Ints("axes", 2, 3), LrpEmitter.Int("keepdims", 1));
-                        map = e.Div(map, e.Add(e.Div(coverage, mean), e.Scalar(o.Stabilizer)));
-                    }
-
-                    Give(x, map);
+                    var share = e.Div(map, e.WindowMean(a, geo, geo.Pads));
+                    var back = geo.Strides.All(v => v == 1)
+                        ? e.WindowMean(share, geo, [k[0] - 1 - geo.Pads[0], k[1] - 1 - geo.Pads[1], k[0] - 1 - geo.Pads[2], k[1] - 1 - geo.Pads[3]])
+                        : e.ConvTranspose(share, e.FloatConst([1, 1, k[0], k[1]], [.. Enumerable.Repeat(1f / n, (int)n)]), geo, 1);
+                    Give(x, e.Mul(a, back));
                 }
                 else if (node.OpType == "Add" && o.ProjectBothBranches && !g.IsConstant(node.Input[0]) && !g.IsConstant(node.Input[1]))
                 {
@@ -533,6 +549,123 @@ public static class LrpCompiler
             return pending.Remove(g.InputName, out var last) && rest.Length == 0
                 ? last.Aggregate(e.Add)
                 : throw new InvalidOperationException($"the projection did not reach the input in one piece (left at: {rest})");
+        }
+
+        /// <summary>
+        /// The direct projection's path weights from each unit of <paramref name="stop"/> to the positions of <paramref name="y"/>,
+        /// as [unit, position]: every window shares equally over its cells inside the input, a residual Add gives each
+        /// branch half (<see cref="LrpOptions.ProjectBothBranches"/>; else all to its first input), size-keeping stride-1
+        /// windows are skipped unless <see cref="LrpOptions.ProjectStrideOneWindows"/>.
+        /// </summary>
+        private float[] PathWeights(string stop, string y, List<NodeProto> nodes, int units)
+        {
+            var pending = new Dictionary<string, float[]>();
+            void Give(string tensor, float[] m)
+            {
+                if (pending.TryGetValue(tensor, out var have))
+                {
+                    TensorPrimitives.Add(have, m, have);
+                }
+                else
+                {
+                    pending[tensor] = m;
+                }
+            }
+
+            var eye = new float[units * units];
+            for (var u = 0; u < units; u++)
+            {
+                eye[(u * units) + u] = 1f;
+            }
+
+            pending[stop] = eye;
+            for (var i = nodes.IndexOf(g.Producers[stop]); i >= 0; i--)
+            {
+                var node = nodes[i];
+                if (!pending.Remove(node.Output[0], out var m))
+                {
+                    continue;
+                }
+
+                if (node.Output[0] == y)
+                {
+                    return m;
+                }
+
+                var x = node.Input.FirstOrDefault(v => !g.IsConstant(v)) ?? throw new InvalidOperationException($"no activation input at '{node.Name}'");
+                if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
+                {
+                    var k = node.OpType == "Conv" ? (LrpGraph.AttrInts(node, "kernel_shape") ?? g.Shape(node.Input[1])[2..]) : LrpGraph.AttrInts(node, "kernel_shape")!;
+                    var geo = g.Window(node, k);
+                    Give(x, !o.ProjectStrideOneWindows && geo.Strides.All(v => v == 1) && geo.InSize.SequenceEqual(geo.OutSize) ? m : Spread(m, units, geo));
+                }
+                else if (node.OpType == "Add" && o.ProjectBothBranches && !g.IsConstant(node.Input[0]) && !g.IsConstant(node.Input[1]))
+                {
+                    TensorPrimitives.Multiply(m, 0.5f, m);
+                    Give(node.Input[0], m);
+                    Give(node.Input[1], [.. m]);
+                }
+                else if (LrpGraph.IsPassThrough(node.OpType) || node.OpType is "Add" or "Sub" or "Mul" or "Div" or "Transpose")
+                {
+                    Give(x, m);
+                }
+                else
+                {
+                    throw new LrpUnsupportedOperatorException(node.OpType, node.Name, "not on a projectable path in reduced mode");
+                }
+            }
+
+            throw new InvalidOperationException($"the direct projection found no path from '{stop}' to '{y}'");
+        }
+
+        /// <summary>Each output cell's weight shared equally over the cells of its window that lie inside the input.</summary>
+        private static float[] Spread(float[] m, int units, WindowGeometry geo)
+        {
+            var (ho, wo, hi, wi) = ((int)geo.OutSize[0], (int)geo.OutSize[1], (int)geo.InSize[0], (int)geo.InSize[1]);
+            var result = new float[units * hi * wi];
+            var taps = new List<int>();
+            for (var oy = 0; oy < ho; oy++)
+            {
+                for (var ox = 0; ox < wo; ox++)
+                {
+                    taps.Clear();
+                    for (var ky = 0; ky < geo.Kernel[0]; ky++)
+                    {
+                        for (var kx = 0; kx < geo.Kernel[1]; kx++)
+                        {
+                            var iy = (oy * geo.Strides[0]) - geo.Pads[0] + (ky * geo.Dilations[0]);
+                            var ix = (ox * geo.Strides[1]) - geo.Pads[1] + (kx * geo.Dilations[1]);
+                            if (iy >= 0 && iy < hi && ix >= 0 && ix < wi)
+                            {
+                                taps.Add((int)((iy * wi) + ix));
+                            }
+                        }
+                    }
+
+                    for (var u = 0; u < units; u++)
+                    {
+                        var v = m[(u * ho * wo) + (oy * wo) + ox];
+                        if (v == 0f || taps.Count == 0)
+                        {
+                            continue;
+                        }
+
+                        foreach (var t in taps)
+                        {
+                            result[(u * hi * wi) + t] += v / taps.Count;
+                        }
+                    }
+                }
+            }
+
+            return result;
+        }
+
+        /// <summary>The input layer's rule on per-channel relevance at its output; the result summed over the input's channels.</summary>
+        private string InputLayer(NodeProto node, string r)
+        {
+            var rin = Conv(node, r);
+            return g.Shape(node.Input[0])[1] == 1 ? rin : e.ReduceSum(rin, [1], true);
         }
 
         /// <summary>Every window lies inside the padded input (no ceil-mode overhang), so each covers exactly |window| cells.</summary>

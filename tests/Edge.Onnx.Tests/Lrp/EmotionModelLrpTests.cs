@@ -62,22 +62,23 @@ public sealed class EmotionModelLrpTests(LrpRuntimeFixture ort, EmotionModelFixt
     private static LrpOptions Kiosk => new() { ConvRule = LrpConvRule.ZPlus, AddRule = LrpAddRule.Absolute, MaxPoolRule = LrpMaxPoolRule.Winner };
 
     [Theory]
-    [InlineData(LrpMode.Full, 32, null, true)]
-    [InlineData(LrpMode.Reduced, 32, null, true)]
-    [InlineData(LrpMode.Reduced, 32, null, false)]
-    [InlineData(LrpMode.Reduced, 32, "StatefulPartitionedCall/model_1/add_1/add", true)]
-    [InlineData(LrpMode.Reduced, 0, "StatefulPartitionedCall/model_1/add_1/add", false)]
-    [InlineData(LrpMode.Reduced, 8, "StatefulPartitionedCall/model_1/add_1/add", false)]
-    public void Compile_EmotionModelOnAstronaut_MatchesReference(LrpMode mode, int channelBudget, string? stopAt, bool strideOne)
+    [InlineData(LrpMode.Full, 32, null, true, LrpProjection.Direct)]
+    [InlineData(LrpMode.Reduced, 32, null, true, LrpProjection.Direct)]
+    [InlineData(LrpMode.Reduced, 32, null, false, LrpProjection.Direct)]
+    [InlineData(LrpMode.Reduced, 32, null, true, LrpProjection.Guided)]
+    [InlineData(LrpMode.Reduced, 32, "StatefulPartitionedCall/model_1/add_1/add", true, LrpProjection.Guided)]
+    [InlineData(LrpMode.Reduced, 0, "StatefulPartitionedCall/model_1/add_1/add", false, LrpProjection.Direct)]
+    [InlineData(LrpMode.Reduced, 8, "StatefulPartitionedCall/model_1/add_1/add", false, LrpProjection.Guided)]
+    public void Compile_EmotionModelOnAstronaut_MatchesReference(LrpMode mode, int channelBudget, string? stopAt, bool strideOne, LrpProjection projection)
     {
-        var options = Kiosk with { Mode = mode, ChannelBudget = channelBudget == 0 ? null : channelBudget, Maps = 1, StopAt = stopAt, ProjectStrideOneWindows = strideOne };
+        var options = Kiosk with { Mode = mode, ChannelBudget = channelBudget == 0 ? null : channelBudget, Maps = 1, StopAt = stopAt, ProjectStrideOneWindows = strideOne, Projection = projection };
         var compiled = LrpCompiler.Compile(emotion.Model, options);
         var crop = emotion.Crops.Single(c => c.Image == "astronaut.png").Crop;
         var got = ort.Run(compiled, crop, LrpCompilerTests.OneHot(7, Happy), 1);
         var expected = new ReferenceLrp(emotion.Model, options with { StopAt = compiled.StoppedAt }).Explain(crop, NhwcShape, LrpCompilerTests.OneHot(7, Happy));
         var max = expected.Max(Math.Abs);
         var diff = expected.Zip(got.Map, (a, b) => Math.Abs(a - b)).Max();
-        Assert.True(diff <= 1e-4f * max, $"{mode} stop {compiled.StoppedAt}: max abs diff {diff} > 1e-4 × {max}");
+        Assert.True(diff <= 1e-4f * max, $"{mode} {projection} stop {compiled.StoppedAt}: max abs diff {diff} > 1e-4 × {max}");
         // The default stop is the last residual Add: only the top convolution runs exactly, so no pointwise layer to budget.
         Assert.Equal(mode == LrpMode.Reduced && stopAt is not null && channelBudget > 0, compiled.Model.Graph.Node.Any(n => n.OpType == "TopK"));
         Assert.Equal(mode == LrpMode.Reduced ? stopAt ?? "StatefulPartitionedCall/model_1/add_2/add" : null, compiled.StoppedAt);

@@ -42,10 +42,11 @@ public sealed class LrpCompilerTests(LrpRuntimeFixture ort) : IClassFixture<LrpR
     }
 
     [Theory]
-    [InlineData(LrpProjection.Flat, true, true)]
+    [InlineData(LrpProjection.Direct, true, true)]
     [InlineData(LrpProjection.Guided, true, true)]
-    [InlineData(LrpProjection.Flat, false, true)]
+    [InlineData(LrpProjection.Direct, false, true)]
     [InlineData(LrpProjection.Guided, false, true)]
+    [InlineData(LrpProjection.Direct, true, false)]
     [InlineData(LrpProjection.Guided, true, false)]
     public void Compile_ReducedMode_MatchesReferenceAndStopsAtLastResidualAdd(LrpProjection projection, bool bothBranches, bool strideOne)
     {

@@ -151,7 +151,55 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
             return sum;
         }
 
-        for (var i = index; i >= 0; i--)
+        var start = index;
+        if (options.Projection == LrpProjection.Direct)
+        {
+            // One z-rule step to the input layer's output y through the path weights, then the input layer's rule.
+            var inputConv = nodes.Take(index).First(n => n.OpType == "Conv" && IsInputConv(n));
+            var y = _values[inputConv.Output[0]];
+            var hw = y.Shape[2] * y.Shape[3];
+            var guide = new float[hw];
+            for (var j = 0; j < y.Data.Length; j++)
+            {
+                guide[j % hw] += Math.Max(0f, y.Data[j]);
+            }
+
+            var back = new float[hw];
+            for (var u = 0; u < first.Length; u++)
+            {
+                var path = PathWeights(stop, u, inputConv.Output[0], nodes, index);
+                var z = 0f;
+                for (var p = 0; p < hw; p++)
+                {
+                    z += path[p] * (guide[p] + options.Stabilizer);
+                }
+
+                for (var p = 0; p < hw; p++)
+                {
+                    back[p] += path[p] * first[u] / z;
+                }
+            }
+
+            var shared = new float[y.Data.Length];
+            for (var j = 0; j < shared.Length; j++)
+            {
+                shared[j] = Math.Max(0f, y.Data[j]) * back[j % hw];
+            }
+
+            var rin = ConvBackward(inputConv, shared);
+            var x0 = inputConv.Input[0];
+            var inHw = rin.Length / _values[x0].Shape[1];
+            var summed = new float[inHw];
+            for (var j = 0; j < rin.Length; j++)
+            {
+                summed[j % inHw] += rin[j];
+            }
+
+            pending = new Dictionary<string, float[]> { [x0] = summed };
+            start = nodes.IndexOf(inputConv) - 1;
+        }
+
+        for (var i = start; i >= 0; i--)
         {
             var n = nodes[i];
             if (!pending.Remove(n.Output[0], out var map))
@@ -216,47 +264,18 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
                     continue;
                 }
 
-                if (options.Projection == LrpProjection.Guided)
-                {
-                    // z-rule on the channel-summed positive activation, ε added at every pixel.
-                    var act = ChannelSum(x, v => Math.Max(0f, v)).Select(v => v + options.Stabilizer).ToArray();
-                    for (var oy = 0; oy < geo.OutH; oy++)
-                    {
-                        for (var ox = 0; ox < geo.OutW; ox++)
-                        {
-                            var cells = Window(geo, xs, oy, ox).ToList();
-                            var z = cells.Sum(c => act[(c.Item1 * xs[3]) + c.Item2]);
-                            foreach (var (iy, ix) in cells)
-                            {
-                                next[(iy * xs[3]) + ix] += act[(iy * xs[3]) + ix] * map[(oy * geo.OutW) + ox] / z;
-                            }
-                        }
-                    }
-
-                    Give(x, next);
-                    continue;
-                }
-
-                var coverage = new float[next.Length];
+                // z-rule on the channel-summed positive activation, ε added at every pixel.
+                var act = ChannelSum(x, v => Math.Max(0f, v)).Select(v => v + options.Stabilizer).ToArray();
                 for (var oy = 0; oy < geo.OutH; oy++)
                 {
                     for (var ox = 0; ox < geo.OutW; ox++)
                     {
                         var cells = Window(geo, xs, oy, ox).ToList();
+                        var z = cells.Sum(c => act[(c.Item1 * xs[3]) + c.Item2]);
                         foreach (var (iy, ix) in cells)
                         {
-                            next[(iy * xs[3]) + ix] += map[(oy * geo.OutW) + ox] / cells.Count;
-                            coverage[(iy * xs[3]) + ix] += 1f / cells.Count;
+                            next[(iy * xs[3]) + ix] += act[(iy * xs[3]) + ix] * map[(oy * geo.OutW) + ox] / z;
                         }
-                    }
-                }
-
-                if (options.SmoothProjection)
-                {
-                    var mean = coverage.Average();
-                    for (var j = 0; j < next.Length; j++)
-                    {
-                        next[j] /= (coverage[j] / mean) + options.Stabilizer;
                     }
                 }
 
@@ -279,6 +298,82 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         }
 
         return pending[_input];
+    }
+
+    /// <summary>The weight of each cell of <paramref name="y"/> on the flat paths from cell <paramref name="unit"/> of the stop.</summary>
+    private float[] PathWeights(string stop, int unit, string y, List<NodeProto> nodes, int index)
+    {
+        var s = _values[stop].Shape;
+        var start = new float[s[2] * s[3]];
+        start[unit] = 1f;
+        var maps = new Dictionary<string, float[]> { [stop] = start };
+        void Give(string tensor, float[] m)
+        {
+            if (maps.TryGetValue(tensor, out var have))
+            {
+                for (var i = 0; i < m.Length; i++)
+                {
+                    have[i] += m[i];
+                }
+            }
+            else
+            {
+                maps[tensor] = m;
+            }
+        }
+
+        for (var i = index; i >= 0; i--)
+        {
+            var n = nodes[i];
+            if (n.Output[0] == y)
+            {
+                return maps[y];
+            }
+
+            if (!maps.Remove(n.Output[0], out var map))
+            {
+                continue;
+            }
+
+            var x = n.Input.First(v => !IsConst(v));
+            if (n.OpType is "Conv" or "MaxPool" or "AveragePool")
+            {
+                var xs = _values[x].Shape;
+                var k = n.OpType == "Conv" ? (Ints(n, "kernel_shape") ?? [_values[n.Input[1]].Shape[2], _values[n.Input[1]].Shape[3]]) : Ints(n, "kernel_shape")!;
+                var geo = Geometry(n, xs, k);
+                if (!options.ProjectStrideOneWindows && geo.S.All(v => v == 1) && geo.OutH == xs[2] && geo.OutW == xs[3])
+                {
+                    Give(x, map);
+                    continue;
+                }
+
+                var next = new float[xs[2] * xs[3]];
+                for (var oy = 0; oy < geo.OutH; oy++)
+                {
+                    for (var ox = 0; ox < geo.OutW; ox++)
+                    {
+                        var cells = Window(geo, xs, oy, ox).ToList();
+                        foreach (var (iy, ix) in cells)
+                        {
+                            next[(iy * xs[3]) + ix] += map[(oy * geo.OutW) + ox] / cells.Count;
+                        }
+                    }
+                }
+
+                Give(x, next);
+            }
+            else if (n.OpType == "Add" && options.ProjectBothBranches && !IsConst(n.Input[0]) && !IsConst(n.Input[1]))
+            {
+                Give(n.Input[0], [.. map.Select(v => v / 2)]);
+                Give(n.Input[1], [.. map.Select(v => v / 2)]);
+            }
+            else
+            {
+                Give(x, map);
+            }
+        }
+
+        throw new InvalidOperationException($"no path from '{stop}' to '{y}'");
     }
 
     private bool IsConst(string name) => !_producer.ContainsKey(name) && name != _input || (_producer.TryGetValue(name, out var p) && p.Input.All(IsConst));
