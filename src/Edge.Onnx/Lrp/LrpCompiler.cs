@@ -302,9 +302,9 @@ public static class LrpCompiler
             var target = TargetInputName;
             graph.Input.Add(TensorInfo(target, [o.Maps ?? -1, classes]));
             var flat = e.Reshape(logits, 1, classes);
-            var top = e.Node("Cast", [e.Node("Equal", [flat, e.ReduceMax(flat, [1], true)])], LrpEmitter.Int("to", (long)TensorProto.Types.DataType.Float));
-            var rowIsZero = e.Node("Equal", [e.ReduceSum(e.Node("Abs", [target]), [1], true), e.Scalar(0f)]);
-            var chosen = e.Node("Where", [rowIsZero, top, target]);
+            var top = e.Node("Equal", [flat, e.ReduceMax(flat, [1], true)]);
+            var rowIsZero = e.Node("Equal", [e.ReduceL1(target, [1], true), e.Scalar(0f)]);
+            var chosen = e.Node("Where", [e.Node("And", [rowIsZero, top]), e.Scalar(1f), target]);
             var r0 = e.Mul(chosen, flat);
             Contribute(logits, e.Reshape(r0, [-1, .. logitShape[1..]]));
             graph.Output.Add(TensorInfo(LogitsOutputName, [1, classes]));
@@ -870,10 +870,13 @@ public static class LrpCompiler
                 string? wp = null, wn = null;
                 float Bound(float v) => (MathF.Max(v, 0f) * o.InputLow) + (MathF.Min(v, 0f) * o.InputHigh);
                 var known = KnownValues(w);
+                var modelBias = node.Input.Count > 2 && node.Input[2].Length > 0 ? KnownValues(node.Input[2]) : new float[ws[0]];
                 if (known is not null && geo.Pads.All(p => p == 0))
                 {
                     // No padding: every window holds the whole kernel, so l·W⁺ + h·W⁻ is one number per output channel and
-                    // z = x·W − l·W⁺ − h·W⁻ (+ the stabiliser) is one Conv with a bias.
+                    // z = x·W − l·W⁺ − h·W⁻ (+ the stabiliser) is one Conv with a bias. Where only a ReLU reads the layer,
+                    // relevance is zero wherever the ReLU is, so z is the ReLU's output plus that constant minus the
+                    // model's bias (it is positive there: z^B's z ≥ 0 for inputs within the bounds).
                     var perOutput = known.Length / (int)ws[0];
                     var bias = new float[ws[0]];
                     for (var c = 0; c < bias.Length; c++)
@@ -887,7 +890,14 @@ public static class LrpCompiler
                         bias[c] = o.Stabilizer - bound;
                     }
 
-                    z = e.Conv(x, w, e.FloatConst([ws[0]], bias), geo, group);
+                    if (modelBias is not null && g.Consumers.GetValueOrDefault(node.Output[0]) is [{ OpType: "Relu" }])
+                    {
+                        z = e.Add(e.Relu(g.ValueOf(node.Output[0])), e.FloatConst([1, ws[0], 1, 1], [.. bias.Select((v, c) => v - modelBias[c])]));
+                    }
+                    else
+                    {
+                        z = e.Conv(x, w, e.FloatConst([ws[0]], bias), geo, group);
+                    }
                 }
                 else
                 {

@@ -97,7 +97,7 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
     public string Stabilize(string z, float eps)
     {
         var ge = Node("GreaterOrEqual", [z, Scalar(0f)]);
-        return Node("Where", [ge, Add(z, Scalar(eps)), Sub(z, Scalar(eps))]);
+        return Add(z, Node("Where", [ge, Scalar(eps), Scalar(-eps)]));
     }
 
     public string ReduceSum(string a, long[] axes, bool keepDims) =>
@@ -114,6 +114,11 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
         var flat = Reshape(x, c, h * w);
         return Reshape(plus == 0f ? Node("MatMul", [ones, flat]) : Node("Gemm", [ones, flat, Scalar(plus)]), 1, 1, h, w);
     }
+
+    public string ReduceL1(string a, long[] axes, bool keepDims) =>
+        Opset >= 18
+            ? Node("ReduceL1", [a, IntConst(axes)], Int("keepdims", keepDims ? 1 : 0))
+            : Node("ReduceL1", [a], Ints("axes", axes), Int("keepdims", keepDims ? 1 : 0));
 
     public string ReduceMax(string a, long[] axes, bool keepDims) =>
         Opset >= 18
