@@ -17,13 +17,16 @@ internal static class ExplainCommand
     internal const string Usage = """
         usage: edge explain IMAGE_OR_FOLDER... --out DIR [--class NAME] [--mode reduced|full] [--precision int8|fp32] [--models DIR] [--json]
                edge explain verify FOLDER [--mode reduced|full] [--precision int8|fp32] [--models DIR] [--patch N] [--steps N]
-               either also takes [--rule zplus|gamma|epsilon] [--add absolute|signed] (LRP rules; defaults: the kiosk's)
+               either also takes [--rule zplus|gamma|epsilon] [--add absolute|signed] [--projection direct|guided]
+               (LRP rules; defaults: the kiosk's)
           --out        folder for <name>_<i>_heatmap.png and <name>_<i>_overlay.png (created)
           --class      explain this class (angry disgust fear happy sad surprise neutral); default happy and the top class
           --mode       reduced (default, the kiosk's cheap variant) or full LRP down to the pixels
           --precision  scoring model the explainer is compiled from (default int8 when built, else fp32)
           --rule       convolutions: zplus (default), gamma (γ = 0.25) or epsilon
           --add        residual Adds: absolute (default, |a| / (|a| + |b|)) or signed (a / (a + b))
+          --projection reduced mode, from the last residual block to the input layer: direct (default, one step through
+                       fixed path weights) or guided (a step per layer; closer to full LRP, about twice the cost)
           --json       one line per face and class: image, face, class, score, relevance_sum, conservation_error, bytes_encoded, mouth_share, mouth_is_densest
         Relevance starts at the class's pre-softmax logit; conservation_error = |sum of relevance - logit| / |logit|
         (biases and epsilon absorb some relevance, so it is not 0 on the real model). bytes_encoded is the wire size
@@ -234,6 +237,15 @@ internal sealed class ExplainArguments
                     if (add is not ("absolute" or "signed"))
                     {
                         a.Error = $"edge {verb}: --add must be absolute or signed (was '{add}')";
+                    }
+
+                    break;
+                case "--projection" when hasValue:
+                    var projection = args[++i];
+                    a.Lrp = a.Lrp with { Projection = projection == "guided" ? LrpProjection.Guided : LrpProjection.Direct };
+                    if (projection is not ("direct" or "guided"))
+                    {
+                        a.Error = $"edge {verb}: --projection must be direct or guided (was '{projection}')";
                     }
 
                     break;

@@ -53,6 +53,7 @@ public sealed class ExplainCommandTests(BuiltModelsFixture models)
     [Theory]
     [InlineData("--rule", "zminus", "--rule must be zplus, gamma or epsilon")]
     [InlineData("--add", "half", "--add must be absolute or signed")]
+    [InlineData("--projection", "flat", "--projection must be direct or guided")]
     [InlineData("--mode", "fast", "--mode must be reduced or full")]
     [InlineData("--patch", "0", "--patch must be a whole number from 1 to 32 (was '0')")]
     [InlineData("--steps", "-3", "--steps must be a whole number above 0 (was '-3')")]
@@ -79,6 +80,31 @@ public sealed class ExplainCommandTests(BuiltModelsFixture models)
         finally
         {
             File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Explain_ProjectionGuided_ExplainsWithTheOtherProjection()
+    {
+        var output = Directory.CreateTempSubdirectory("edge-explain-").FullName;
+        try
+        {
+            async Task<double> MouthShare(params string[] extra)
+            {
+                var (code, stdout, stderr) = await EdgeAsync(["explain", Face("astronaut.png"), "--out", output, "--class", "happy", "--json", .. extra]);
+                Assert.True(code == 0, stderr);
+                return JsonDocument.Parse(stdout.Split('\n').First(l => l.StartsWith('{'))).RootElement.GetProperty("mouth_share").GetDouble();
+            }
+
+            var direct = await MouthShare();
+            var guided = await MouthShare("--projection", "guided");
+            Assert.Equal(direct, await MouthShare("--projection", "direct"));
+            Assert.NotEqual(direct, guided);
+            Assert.True(guided > 0.3, $"guided mouth share {guided}");
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
         }
     }
 
