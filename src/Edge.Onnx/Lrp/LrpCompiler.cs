@@ -436,12 +436,16 @@ public static class LrpCompiler
 
             void Give(string tensor, string m) => (pending.TryGetValue(tensor, out var list) ? list : pending[tensor] = []).Add(m);
             var first = nodes.IndexOf(g.Producers[stop]);
-            if (o.Projection == LrpProjection.Direct)
+            var input = nodes.Take(first + 1).FirstOrDefault(n => n.OpType == "Conv" && KindOf(n) == ConvKind.Input);
+            if (o.Projection == LrpProjection.Direct && input?.Output[0] != stop)
             {
                 // One z-rule step from the stop to the input layer's output y through fixed path weights P:
                 // R_y = a ⊙ Pᵀ(R_stop / (P · Σ_c a_c + ε)) with a = max(y, 0), then the input layer's own rule.
-                var input = nodes.Take(first).FirstOrDefault(n => n.OpType == "Conv" && KindOf(n) == ConvKind.Input)
-                    ?? throw new InvalidOperationException("the direct projection needs a Conv that reads the input below the stop");
+                if (input is null)
+                {
+                    throw new InvalidOperationException("the direct projection needs a Conv that reads the input below the stop");
+                }
+
                 var y = input.Output[0];
                 var (ys, ss) = (g.Shape(y), g.Shape(stop));
                 var (positions, units) = ((int)(ys[2] * ys[3]), (int)(ss[2] * ss[3]));

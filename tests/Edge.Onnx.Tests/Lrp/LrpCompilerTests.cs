@@ -72,6 +72,27 @@ public sealed class LrpCompilerTests(LrpRuntimeFixture ort) : IClassFixture<LrpR
     }
 
     [Fact]
+    public void Compile_ReducedDirect_StopAtTheInputLayer_UsesItsRuleAlone()
+    {
+        // Without a residual Add the default stop is the middle convolution, here the input layer itself: nothing to project.
+        var model = LrpTestGraphs.ZeroSumKernels(seed: 22);
+        var options = new LrpOptions { Mode = LrpMode.Reduced };
+        var compiled = LrpCompiler.Compile(model, options);
+        Assert.Equal(model.Graph.Node.First(n => n.OpType == "Conv").Output[0], compiled.StoppedAt);
+        AssertMatchesReference(model, options, LrpTestGraphs.Random(new Random(7), 256), [1, 1, 16, 16], OneHot(3, 1), "reduced direct, stop at the input layer");
+    }
+
+    [Fact]
+    public void Compile_ReducedDirect_PathWeightsTooLarge_SaysWhatToDo()
+    {
+        var model = LrpTestGraphs.ZeroSumKernels(seed: 22, size: 48);
+        var stop = model.Graph.Node.Last(n => n.OpType == "Conv").Output[0];
+        var ex = Assert.Throws<InvalidOperationException>(() => LrpCompiler.Compile(model, new LrpOptions { Mode = LrpMode.Reduced, StopAt = stop }));
+        Assert.Contains("2304×2304", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("guided", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_ZeroTargetRow_ExplainsTopClass()
     {
         var model = LrpTestGraphs.Residual(seed: 11);

@@ -95,10 +95,10 @@ internal static class LrpTestGraphs
     }
 
     /// <summary>
-    /// Input [1,1,16,16] → Conv 3×3 pads 1 with zero-sum kernels, no bias → Relu → Conv 3×3 pads 1 → Relu →
+    /// Input [1,1,size,size] → Conv 3×3 pads 1 with zero-sum kernels, no bias → Relu → Conv 3×3 pads 1 →
     /// GlobalAveragePool → Flatten → Softmax: a constant input patch gives exactly zero first-layer output.
     /// </summary>
-    public static ModelProto ZeroSumKernels(int seed)
+    public static ModelProto ZeroSumKernels(int seed, int size = 16)
     {
         var rng = new Random(seed);
         var w1 = Random(rng, 4 * 9);
@@ -112,7 +112,7 @@ internal static class LrpTestGraphs
         }
 
         var b = new OnnxGraphBuilder("zerosum", 13);
-        b.AddInput("input", TensorElementType.Float, 1, 1, 16, 16);
+        b.AddInput("input", TensorElementType.Float, 1, 1, size, size);
         var c1 = b.AddNode("Conv", ["input", Add(b, "w1", w1, 4, 1, 3, 3)], Attr.Ints("pads", 1, 1, 1, 1));
         var r1 = b.AddNode("Relu", [c1]);
         var c2 = b.AddNode("Conv", [r1, Add(b, "w2", Random(rng, 3 * 4 * 9, 0.5f), 3, 4, 3, 3), Add(b, "b2", Random(rng, 3, 0.1f), 3)], Attr.Ints("pads", 1, 1, 1, 1));

@@ -152,10 +152,10 @@ internal sealed class ReferenceLrp(ModelProto model, LrpOptions options)
         }
 
         var start = index;
-        if (options.Projection == LrpProjection.Direct)
+        var inputConv = nodes.Take(index).FirstOrDefault(n => n.OpType == "Conv" && IsInputConv(n));
+        if (options.Projection == LrpProjection.Direct && inputConv is not null)
         {
             // One z-rule step to the input layer's output y through the path weights, then the input layer's rule.
-            var inputConv = nodes.Take(index).First(n => n.OpType == "Conv" && IsInputConv(n));
             var y = _values[inputConv.Output[0]];
             var hw = y.Shape[2] * y.Shape[3];
             var guide = new float[hw];
