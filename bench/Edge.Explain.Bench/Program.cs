@@ -129,14 +129,16 @@ if (Arg("--profile") is { } step)
 
 if (Arg("--ort-profile") is { } profileDir)
 {
-    // ORT's own per-node profile of one explainer (maps 1) or, with --dump-mode score, of the scoring model.
+    // ORT's own per-node profile of one explainer (--maps, default 1: happy; more maps explain the top class too) or,
+    // with --dump-mode score, of the scoring model.
     Directory.CreateDirectory(profileDir);
     var mode = Arg("--dump-mode") ?? "reduced";
-    var bytes = mode == "score" ? OnnxModel.ToBytes(scoring) : OnnxModel.ToBytes(LrpCompiler.Compile(scoring, (mode == "reduced" ? reducedOptions : fullOptions) with { Maps = 1 }).Model);
+    var maps = int.Parse(Arg("--maps") ?? "1", CultureInfo.InvariantCulture);
+    var bytes = mode == "score" ? OnnxModel.ToBytes(scoring) : OnnxModel.ToBytes(LrpCompiler.Compile(scoring, (mode == "reduced" ? reducedOptions : fullOptions) with { Maps = maps }).Model);
     var prefix = Path.Combine(profileDir, mode);
     using (var sess = env.CreateSession(bytes, settings with { ProfilePrefix = prefix }))
     {
-        var feeds = new[] { NamedTensor.FromFloat(scoring.Graph.Input[0].Name, crops[0].X, 1, 64, 64, 1), NamedTensor.FromFloat(LrpCompiler.TargetInputName, [0, 0, 0, 1, 0, 0, 0], 1, 7) };
+        var feeds = new[] { NamedTensor.FromFloat(scoring.Graph.Input[0].Name, crops[0].X, 1, 64, 64, 1), NamedTensor.FromFloat(LrpCompiler.TargetInputName, [.. Enumerable.Range(0, maps * 7).Select(i => i == 3 ? 1f : 0f)], maps, 7) };
         var used = feeds.Where(f => sess.Inputs.Any(x => x.Name == f.Name)).ToArray();
         for (var j = 0; j < runs; j++)
         {

@@ -468,7 +468,7 @@ public static class LrpCompiler
                 var guide = e.Reshape(e.ChannelSum(active, ys, o.Stabilizer), 1, positions);
                 var share = e.Div(e.Reshape(pending[stop][0], -1, units), e.Node("MatMul", [guide, e.FloatConst([positions, units], byPosition)]));
                 var back = e.Reshape(e.Node("MatMul", [share, e.FloatConst([units, positions], paths)]), -1, 1, ys[2], ys[3]);
-                pending = new() { [input.Input[0]] = [InputLayer(input, e.Mul(active, back))] };
+                pending = new() { [input.Input[0]] = [InputLayer(input, active, back)] };
                 first = nodes.IndexOf(input) - 1;
             }
 
@@ -488,8 +488,7 @@ public static class LrpCompiler
                     // layer's channels in proportion to their ReLU'd output, then z^B gives pixel-level detail.
                     var y = node.Output[0];
                     var active = e.Relu(y);
-                    var share = e.Div(active, e.Add(e.ChannelSum(active, g.Shape(y)), e.Scalar(o.Stabilizer)));
-                    Give(x, InputLayer(node, e.Mul(map, share)));
+                    Give(x, InputLayer(node, active, e.Div(map, e.ChannelSum(active, g.Shape(y), o.Stabilizer))));
                 }
                 else if (node.OpType is "Conv" or "MaxPool" or "AveragePool")
                 {
@@ -665,10 +664,15 @@ public static class LrpCompiler
             return result;
         }
 
-        /// <summary>The input layer's rule on per-channel relevance at its output; the result summed over the input's channels.</summary>
-        private string InputLayer(NodeProto node, string r)
+        /// <summary>
+        /// The input layer's rule for the relevance active ⊙ back at its output (active [1, C, H, W], back [K, 1, H, W]),
+        /// summed over the input's channels. Under z^B, s = back ⊙ (active / z): one division for all K maps.
+        /// </summary>
+        private string InputLayer(NodeProto node, string active, string back)
         {
-            var rin = Conv(node, r);
+            var rin = o.InputBounds && KindOf(node) == ConvKind.Input
+                ? Conv(node, string.Empty, z => e.Mul(e.Div(active, z), back))
+                : Conv(node, e.Mul(active, back));
             return g.Shape(node.Input[0])[1] == 1 ? rin : e.ReduceSum(rin, [1], true);
         }
 
@@ -858,7 +862,11 @@ public static class LrpCompiler
             return model.Graph.Output.Any(v => v.Name == t) ? ConvKind.Top : ConvKind.Middle;
         }
 
-        private string Conv(NodeProto node, string r)
+        /// <summary>
+        /// The rule of a convolution for relevance <paramref name="r"/> at its output. For the input layer under z^B,
+        /// <paramref name="share"/> (when given) makes s = R / z from z instead of dividing <paramref name="r"/>.
+        /// </summary>
+        private string Conv(NodeProto node, string r, Func<string, string>? share = null)
         {
             var x = node.Input[0];
             var w = FloatWeight(node.Input[1]);
@@ -911,7 +919,7 @@ public static class LrpCompiler
                     z = e.Add(e.Sub(e.Sub(e.Conv(x, w, geo, group), e.Conv(low, wp ??= Positive(), geo, group)), e.Conv(high, wn ??= Negative(), geo, group)), e.Scalar(o.Stabilizer));
                 }
 
-                var s = e.Div(r, z);
+                var s = share?.Invoke(z) ?? e.Div(r, z);
                 var bounds = MapWeight(w, ws, Bound, () => e.Add(e.Mul(wp ??= Positive(), e.Scalar(o.InputLow)), e.Mul(wn ??= Negative(), e.Scalar(o.InputHigh))));
                 return e.Sub(e.Mul(x, Backward(s, w, ws, geo, group)), Backward(s, bounds, ws, geo, group));
             }
