@@ -408,9 +408,10 @@ public static class LrpCompiler
         }
 
         /// <summary>
-        /// Projection from <paramref name="stop"/> to the pixels on the channel-summed relevance (flat or guided), walking
-        /// the graph backwards from the stop with one pending map per tensor; a residual Add splits its map over both
-        /// branches when <see cref="LrpOptions.ProjectBothBranches"/>, else the map follows the Add's first input.
+        /// Projection from <paramref name="stop"/> to the pixels on the channel-summed relevance: direct (one step to the
+        /// input layer's output, then the walk below from there) or guided (the walk from the stop: backwards with one
+        /// pending map per tensor; a residual Add splits its map over both branches when
+        /// <see cref="LrpOptions.ProjectBothBranches"/>, else the map follows the Add's first input).
         /// </summary>
         private string Project(string stop, string r, List<NodeProto> nodes)
         {
