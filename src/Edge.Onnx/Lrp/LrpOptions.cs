@@ -129,8 +129,8 @@ public sealed record LrpOptions
 
     /// <summary>
     /// Reduced mode: how the relevance at the stop reaches the input layer (default <see cref="LrpProjection.Direct"/>;
-    /// on the 39 real faces r with full LRP 0.916 fp32 / 0.909 int8 mean at 1.3× / 1.5× the scoring run, against Guided's
-    /// 0.940 / 0.933 at 1.6× / 2.2×). 1×1 stride-1 steps are identities in both; 1×1 strided ones put the map back
+    /// on the 39 real faces r with full LRP 0.916 fp32 / 0.909 int8 mean at 1.26× / 1.46× the scoring run, against
+    /// Guided's 0.940 / 0.933 at 1.57× / 2.1×; src/Edge.Explain/README.md). 1×1 stride-1 steps are identities in both; 1×1 strided ones put the map back
     /// on their stride grid.
     /// </summary>
     public LrpProjection Projection { get; init; } = LrpProjection.Direct;
