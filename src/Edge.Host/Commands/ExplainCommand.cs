@@ -189,6 +189,18 @@ internal sealed class ExplainArguments
         for (var i = 0; i < args.Length; i++)
         {
             var hasValue = i + 1 < args.Length;
+            // The option's value, which must be one of allowed (else the error names them).
+            string Choice(params string[] allowed)
+            {
+                var (option, value) = (args[i], args[++i]);
+                if (!allowed.Contains(value))
+                {
+                    a.Error = $"edge {verb}: {option} must be {string.Join(", ", allowed[..^1])} or {allowed[^1]} (was '{value}')";
+                }
+
+                return value;
+            }
+
             switch (args[i])
             {
                 case "--out" when hasValue:
@@ -203,51 +215,22 @@ internal sealed class ExplainArguments
 
                     break;
                 case "--mode" when hasValue:
-                    var m = args[++i];
-                    a.Mode = m == "full" ? LrpMode.Full : LrpMode.Reduced;
-                    if (m is not ("full" or "reduced"))
-                    {
-                        a.Error = $"edge {verb}: --mode must be reduced or full (was '{m}')";
-                    }
-
+                    a.Mode = Choice("reduced", "full") == "full" ? LrpMode.Full : LrpMode.Reduced;
                     break;
                 case "--precision" when hasValue:
-                    a.Precision = args[++i];
-                    if (a.Precision is not ("int8" or "fp32"))
-                    {
-                        a.Error = $"edge {verb}: --precision must be int8 or fp32 (was '{a.Precision}')";
-                    }
-
+                    a.Precision = Choice("int8", "fp32");
                     break;
                 case "--models" when hasValue:
                     a.Models = args[++i];
                     break;
                 case "--rule" when hasValue:
-                    var rule = args[++i];
-                    a.Lrp = a.Lrp with { ConvRule = rule switch { "zplus" => LrpConvRule.ZPlus, "gamma" => LrpConvRule.Gamma, _ => LrpConvRule.Epsilon } };
-                    if (rule is not ("zplus" or "gamma" or "epsilon"))
-                    {
-                        a.Error = $"edge {verb}: --rule must be zplus, gamma or epsilon (was '{rule}')";
-                    }
-
+                    a.Lrp = a.Lrp with { ConvRule = Choice("zplus", "gamma", "epsilon") switch { "gamma" => LrpConvRule.Gamma, "epsilon" => LrpConvRule.Epsilon, _ => LrpConvRule.ZPlus } };
                     break;
                 case "--add" when hasValue:
-                    var add = args[++i];
-                    a.Lrp = a.Lrp with { AddRule = add == "signed" ? LrpAddRule.Signed : LrpAddRule.Absolute };
-                    if (add is not ("absolute" or "signed"))
-                    {
-                        a.Error = $"edge {verb}: --add must be absolute or signed (was '{add}')";
-                    }
-
+                    a.Lrp = a.Lrp with { AddRule = Choice("absolute", "signed") == "signed" ? LrpAddRule.Signed : LrpAddRule.Absolute };
                     break;
                 case "--projection" when hasValue:
-                    var projection = args[++i];
-                    a.Lrp = a.Lrp with { Projection = projection == "guided" ? LrpProjection.Guided : LrpProjection.Direct };
-                    if (projection is not ("direct" or "guided"))
-                    {
-                        a.Error = $"edge {verb}: --projection must be direct or guided (was '{projection}')";
-                    }
-
+                    a.Lrp = a.Lrp with { Projection = Choice("direct", "guided") == "guided" ? LrpProjection.Guided : LrpProjection.Direct };
                     break;
                 case "--patch" when hasValue:
                     var patch = args[++i];
