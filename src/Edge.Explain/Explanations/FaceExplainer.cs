@@ -85,6 +85,11 @@ public sealed class FaceExplainer : IDisposable
         {
             if (classes[k] != TopClass)
             {
+                if ((uint)classes[k] >= (uint)Compiled.Classes)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(classes), classes[k], $"the model has {Compiled.Classes} classes (0–{Compiled.Classes - 1}, or TopClass)");
+                }
+
                 target[(k * Compiled.Classes) + classes[k]] = 1f;
             }
         }

@@ -57,6 +57,18 @@ public sealed class FaceExplainerTests : IDisposable
         Assert.True(densest.Contains(mouthPoint), $"{mode}: densest box {densest} ({densest.PositiveShare(map, 64):P1}) misses the mouth at {mouthPoint}");
     }
 
+    [Theory]
+    [InlineData(7)]
+    [InlineData(-2)]
+    public void Explain_ClassOutsideTheModel_Throws(int cls)
+    {
+        // Unchecked, class 7 of the first map would have set the second map's class 0.
+        using var pair = Explainer(LrpMode.Reduced, 2);
+        var (crop, _) = AstronautCrop();
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => pair.Explain(crop, [cls, FaceExplainer.TopClass], new float[7], new float[7], new float[2 * pair.MapPixels]));
+        Assert.Contains("7 classes", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Explain_HappyAndTopInOneRun_SameMapsAsSeparateRuns()
     {
