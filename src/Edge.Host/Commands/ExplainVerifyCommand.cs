@@ -1,6 +1,7 @@
 using System.Globalization;
 using Edge.Explain;
 using Edge.Explain.Explanations;
+using Edge.Explain.Heatmaps;
 using Edge.Onnx.Graph;
 using Edge.Onnx.Lrp;
 using Edge.Onnx.Runtime;
@@ -36,10 +37,13 @@ internal static class ExplainVerifyCommand
 
         ExplainPipeline pipeline;
         FaceExplainer gradient;
+        FaceExplainer? full;
         try
         {
             pipeline = ExplainPipeline.Create(parsed, 1);
-            gradient = FaceExplainer.Create(pipeline.Environment, OnnxModel.Load(pipeline.ScorerPath), GradientTimesInput, 1);
+            var model = OnnxModel.Load(pipeline.ScorerPath);
+            gradient = FaceExplainer.Create(pipeline.Environment, model, GradientTimesInput, 1);
+            full = parsed.Mode == LrpMode.Reduced ? FaceExplainer.Create(pipeline.Environment, model, parsed.Lrp with { Mode = LrpMode.Full }, 1) : null;
         }
         catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or DllNotFoundException or OrtException or NotSupportedException)
         {
@@ -55,6 +59,7 @@ internal static class ExplainVerifyCommand
             aopc[m] = [];
         }
 
+        var fullR = new List<double>();
         var mouthLrp = new List<double>();
         var mouthGrad = new List<double>();
         var densestAtMouth = new int[2];
@@ -62,12 +67,14 @@ internal static class ExplainVerifyCommand
         var faces = 0;
         using (pipeline)
         using (gradient)
+        using (full)
         {
             var scores = new float[Expressions.Count];
             var logits = new float[Expressions.Count];
             var lrp = new float[pipeline.Explainer.MapPixels];
             var grad = new float[pipeline.Explainer.MapPixels];
             var scratch = new float[pipeline.Explainer.MapPixels];
+            var fullMap = new float[pipeline.Explainer.MapPixels];
             foreach (var image in ScoreCommand.Expand(parsed.Inputs))
             {
                 IReadOnlyList<CroppedFace> crops;
@@ -88,6 +95,12 @@ internal static class ExplainVerifyCommand
                     pipeline.Explainer.Explain(crop, [FaceExplainer.TopClass], scores, logits, lrp);
                     var target = Array.IndexOf(scores, scores.Max());
                     var smiling = target == happy && scores[happy] > 0.5f;
+                    if (full is not null)
+                    {
+                        full.Explain(crop, [target], scores, logits, fullMap);
+                        fullR.Add(HeatmapCodec.Correlation(lrp, fullMap));
+                    }
+
                     gradient.Explain(crop, [target], scores, logits, grad);
                     float Logit(float[] x)
                     {
@@ -143,6 +156,11 @@ internal static class ExplainVerifyCommand
         {
             o.WriteLine(string.Create(ic, $"  mouth region (a box {MouthRegion.WidthShare:P0} x {MouthRegion.HeightShare:P0} of the crop around the detector's mouth keypoint, {MouthRegion.Around(new FacePoint(size / 2f, size / 2f), size).AreaShare(size):P0} of its area): share of positive happy relevance, mean over smiling faces: LRP {mouthLrp.Average():P1}, gradient x input {mouthGrad.Average():P1}"));
             o.WriteLine(string.Create(ic, $"  the box of that size with the most positive happy relevance contains the mouth keypoint on: LRP {densestAtMouth[0]}/{mouthLrp.Count}, gradient x input {densestAtMouth[1]}/{mouthLrp.Count} smiling faces"));
+        }
+
+        if (fullR.Count > 0)
+        {
+            o.WriteLine(string.Create(ic, $"  reduced vs full LRP (same rules, top class): Pearson r mean {fullR.Average():F3}, min {fullR.Min():F3}; at least 0.9 on {fullR.Count(r => r >= 0.9)}/{faces} faces"));
         }
 
         var beats = aopc[0].Average() > aopc[2].Average() && aopc[0].Average() > aopc[1].Average();

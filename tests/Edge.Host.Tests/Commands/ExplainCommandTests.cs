@@ -121,7 +121,7 @@ public sealed class ExplainCommandTests(BuiltModelsFixture models)
 
             Assert.True(code is 0 or 3, $"exit {code}: {stderr}");
             Assert.Contains("faces: 2 (smiling, happy top with p > 0.5: 1)", stdout, StringComparison.Ordinal);
-            foreach (var row in new[] { "LRP (reduced)", "gradient x input", "random (5 orders)", "mouth region", "contains the mouth keypoint on: LRP 1/1" })
+            foreach (var row in new[] { "LRP (reduced)", "gradient x input", "random (5 orders)", "mouth region", "contains the mouth keypoint on: LRP 1/1", "reduced vs full LRP (same rules, top class): Pearson r mean 0.9" })
             {
                 Assert.Contains(row, stdout, StringComparison.Ordinal);
             }
