@@ -646,17 +646,12 @@ public static class LrpCompiler
                         }
                     }
 
-                    for (var u = 0; u < units; u++)
+                    for (var u = 0; u < units && taps.Count > 0; u++)
                     {
-                        var v = m[(u * ho * wo) + (oy * wo) + ox];
-                        if (v == 0f || taps.Count == 0)
-                        {
-                            continue;
-                        }
-
+                        var share = m[(u * ho * wo) + (oy * wo) + ox] / taps.Count;
                         foreach (var t in taps)
                         {
-                            result[(u * hi * wi) + t] += v / taps.Count;
+                            result[(u * hi * wi) + t] += share;
                         }
                     }
                 }
@@ -888,8 +883,9 @@ public static class LrpCompiler
                 {
                     // No padding: every window holds the whole kernel, so l·W⁺ + h·W⁻ is one number per output channel and
                     // z = x·W − l·W⁺ − h·W⁻ (+ the stabiliser) is one Conv with a bias. Where only a ReLU reads the layer,
-                    // relevance is zero wherever the ReLU is, so z is the ReLU's output plus that constant minus the
-                    // model's bias (it is positive there: z^B's z ≥ 0 for inputs within the bounds).
+                    // relevance is zero wherever the ReLU outputs zero, so z can be the ReLU's output plus that constant
+                    // minus the model's bias: exact where the ReLU passes its input, and positive elsewhere for inputs
+                    // within the bounds (there z^B's z is ≥ 0 while the layer's output is ≤ 0).
                     var perOutput = known.Length / (int)ws[0];
                     var bias = new float[ws[0]];
                     for (var c = 0; c < bias.Length; c++)
