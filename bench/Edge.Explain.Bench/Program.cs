@@ -203,6 +203,11 @@ using var conserving = FaceExplainer.Create(env, scoring, fullOptions with { Eps
 using var scoreSession = env.CreateSession(OnnxModel.ToBytes(scoring), SessionSettings.Default);
 using var scorer = scoreSession.CreateRunner();
 Console.WriteLine($"model {model}; reduced stops at '{reduced.Compiled.StoppedAt}'; {crops.Count} faces");
+if (reduced.Compiled.Classes != Expressions.Count)
+{
+    Console.Error.WriteLine($"this bench explains 'happy' of the {Expressions.Count}-class emotion model; {Path.GetFileName(model)} has {reduced.Compiled.Classes} classes");
+    return 2;
+}
 
 var scores = new float[7];
 var logits = new float[7];
