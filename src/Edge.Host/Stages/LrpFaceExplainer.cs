@@ -33,7 +33,7 @@ public sealed class LrpFaceExplainer : IFaceExplainer, IDisposable
     {
         var options = faces.Value;
         _margin = options.CropMargin;
-        var lrp = new LrpOptions { Mode = pipeline.Value.ExplainLrp };
+        var lrp = new LrpOptions { Mode = pipeline.Value.ExplainLrp, Projection = pipeline.Value.ExplainProjection };
         _explainer = FaceExplainer.Create(environment, OnnxModel.Load(options.ResolvedScorerPath), lrp, maps: 1,
             new SessionSettings { IntraOpThreads = options.IntraOpThreads });
     }

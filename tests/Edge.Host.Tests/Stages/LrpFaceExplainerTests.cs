@@ -40,6 +40,35 @@ public sealed class LrpFaceExplainerTests
     }
 
     [Fact]
+    public async Task Explain_ExplainProjectionGuided_ExplainsWithTheGuidedProjection()
+    {
+        using var real = await RealFace.AstronautAsync();
+        var happy = Expressions.IndexOf("happy");
+        float[] Map(Edge.Onnx.Lrp.LrpProjection projection)
+        {
+            using var explainer = new LrpFaceExplainer(real.Environment, Microsoft.Extensions.Options.Options.Create(real.Options),
+                Microsoft.Extensions.Options.Options.Create(new PipelineOptions { ExplainProjection = projection }));
+            real.Face.ClearHeatmaps();
+            explainer.Explain(real.Image.Rgb24, real.Image.Width, real.Image.Height, real.Face, happy);
+            return real.Face.Heatmaps[0].Relevance.ToArray();
+        }
+
+        var direct = Map(Edge.Onnx.Lrp.LrpProjection.Direct);
+        var guided = Map(Edge.Onnx.Lrp.LrpProjection.Guided);
+        Assert.Equal(direct, Map(new PipelineOptions().ExplainProjection));
+        Assert.NotEqual(direct, guided);
+        Assert.InRange(Edge.Explain.Heatmaps.HeatmapCodec.Correlation(direct, guided), 0.8, 0.9999);
+    }
+
+    [Fact]
+    public void Validate_ExplainProjectionOutOfRange_NamesTheKey()
+    {
+        var result = new PipelineOptionsValidator().Validate(null, new PipelineOptions { ExplainProjection = (Edge.Onnx.Lrp.LrpProjection)7 });
+        Assert.True(result.Failed);
+        Assert.Contains("Pipeline:ExplainProjection must be Direct or Guided (was 7)", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void RentMap_OtherLengthOrNothingCleared_GivesANewArray()
     {
         var face = new FaceResult();
