@@ -455,20 +455,11 @@ public static class LrpCompiler
                     throw new InvalidOperationException($"the direct projection's path weights would be {units}×{positions}; stop later (StopAt) or use the guided projection");
                 }
 
-                var paths = PathWeights(stop, y, nodes, units);
-                var byPosition = new float[paths.Length];
-                for (var u = 0; u < units; u++)
-                {
-                    for (var p = 0; p < positions; p++)
-                    {
-                        byPosition[(p * units) + u] = paths[(u * positions) + p];
-                    }
-                }
-
+                var paths = e.FloatConst([units, positions], PathWeights(stop, y, nodes, units));
                 var active = e.Relu(g.ValueOf(y));
                 var guide = e.Reshape(e.ChannelSum(active, ys, o.Stabilizer), 1, positions);
-                var share = e.Div(e.Reshape(pending[stop][0], -1, units), e.Node("MatMul", [guide, e.FloatConst([positions, units], byPosition)]));
-                var back = e.Reshape(e.Node("MatMul", [share, e.FloatConst([units, positions], paths)]), -1, 1, ys[2], ys[3]);
+                var share = e.Div(e.Reshape(pending[stop][0], -1, units), e.Node("Gemm", [guide, paths], LrpEmitter.Int("transB", 1)));
+                var back = e.Reshape(e.Node("MatMul", [share, paths]), -1, 1, ys[2], ys[3]);
                 pending = new() { [input.Input[0]] = [InputLayer(input, active, back)] };
                 first = nodes.IndexOf(input) - 1;
             }
@@ -488,7 +479,7 @@ public static class LrpCompiler
                     // The input layer gets its exact z^B rule back: the channel-summed relevance is shared over the
                     // layer's channels in proportion to their ReLU'd output, then z^B gives pixel-level detail.
                     var y = node.Output[0];
-                    var active = e.Relu(y);
+                    var active = e.Relu(g.ValueOf(y));
                     Give(x, InputLayer(node, active, e.Div(map, e.ChannelSum(active, g.Shape(y), o.Stabilizer))));
                 }
                 else if (node.OpType is "Conv" or "MaxPool" or "AveragePool")

@@ -8,6 +8,7 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
 {
     private int _next;
     private readonly Dictionary<float, string> _scalars = [];
+    private readonly Dictionary<string, string> _relus = [];
 
     public long Opset { get; } = opset;
 
@@ -86,7 +87,8 @@ internal sealed class LrpEmitter(GraphProto graph, long opset)
 
     public string Div(string a, string b) => Node("Div", [a, b]);
 
-    public string Relu(string a) => Node("Relu", [a]);
+    /// <summary>max(a, 0), emitted once per tensor (the input layer's ReLU is read by the projection and by z^B).</summary>
+    public string Relu(string a) => _relus.TryGetValue(a, out var r) ? r : _relus[a] = Node("Relu", [a]);
 
     /// <summary>min(a, 0) as a − relu(a).</summary>
     public string NegPart(string a) => Sub(a, Relu(a));
