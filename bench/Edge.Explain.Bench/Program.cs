@@ -134,7 +134,8 @@ if (Arg("--ort-profile") is { } profileDir)
     Directory.CreateDirectory(profileDir);
     var mode = Arg("--dump-mode") ?? "reduced";
     var maps = int.Parse(Arg("--maps") ?? "1", CultureInfo.InvariantCulture);
-    var bytes = mode == "score" ? OnnxModel.ToBytes(scoring) : OnnxModel.ToBytes(LrpCompiler.Compile(scoring, (mode == "reduced" ? reducedOptions : fullOptions) with { Maps = maps }).Model);
+    var profiled = mode == "score" ? scoring : LrpCompiler.Compile(scoring, (mode == "reduced" ? reducedOptions : fullOptions) with { Maps = maps }).Model;
+    var bytes = OnnxModel.ToBytes(profiled);
     var prefix = Path.Combine(profileDir, mode);
     using (var sess = env.CreateSession(bytes, settings with { ProfilePrefix = prefix }))
     {
@@ -155,6 +156,13 @@ if (Arg("--ort-profile") is { } profileDir)
             Shapes: grp.First().GetProperty("args").TryGetProperty("input_type_shape", out var shapes) ? string.Join(" ", shapes.EnumerateArray().Select(x => string.Join("x", x.EnumerateObject().First().Value.EnumerateArray().Select(d => d.GetInt64())))) : ""))
         .ToList();
     Console.WriteLine(FormattableString.Invariant($"{trace.FullName}: {perNode.Count} nodes, {perNode.Sum(n => n.Us) / 1000:F3} ms of kernel time per run (mean over the last 90 % of {runs} runs)"));
+    var macs = json.RootElement.EnumerateArray()
+        .Where(e => e.GetProperty("cat").GetString() == "Node" && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+        .DistinctBy(e => e.GetProperty("name").GetString())
+        .Sum(e => MultiplyAdds(e.GetProperty("args"), profiled.Graph.Node.FirstOrDefault(n => n.Name + "_kernel_time" == e.GetProperty("name").GetString())));
+    Console.WriteLine(double.IsNaN(macs)
+        ? "  multiply-adds per run: unknown (ORT's profile does not give the weight shapes of its int8 kernels; the fp32 model has the same layers)"
+        : FormattableString.Invariant($"  multiply-adds per run (Conv, ConvTranspose, MatMul, Gemm, as ORT ran them): {macs / 1e6:F1} M"));
     foreach (var op in perNode.GroupBy(n => n.Op).OrderByDescending(grp => grp.Sum(n => n.Us)))
     {
         Console.WriteLine(FormattableString.Invariant($"  {op.Key,-24} ×{op.Count(),3} {op.Sum(n => n.Us) / 1000,8:F3} ms"));
@@ -411,3 +419,30 @@ string? Arg(string name)
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }
 
+// Multiply-adds of one profiled node from its input and output shapes (0 for ops without a matrix product); ORT does
+// not list a ConvTranspose's weight shape, so its kernel and group come from the node in the model. ORT's int8 kernels
+// do not list their (prepacked) weights at all: NaN, and the total says it is unknown.
+static double MultiplyAdds(JsonElement args, Edge.Onnx.Proto.NodeProto? node)
+{
+    if (!args.TryGetProperty("input_type_shape", out var ins) || !args.TryGetProperty("output_type_shape", out var outs))
+    {
+        return 0;
+    }
+
+    long[] Dims(JsonElement shape) => [.. shape.EnumerateObject().First().Value.EnumerateArray().Select(d => d.GetInt64())];
+    var input = ins.EnumerateArray().Select(Dims).ToArray();
+    var output = Dims(outs[0]);
+    double Count(long[] dims) => dims.Aggregate(1.0, (a, d) => a * d);
+    return args.GetProperty("op_name").GetString() switch
+    {
+        "Conv" or "FusedConv" => Count(output) * input[1][1] * input[1][2] * input[1][3],
+        "ConvTranspose" when node is not null => Count(input[0]) * output[1] / NodeInts(node, "group", [1])[0] * NodeInts(node, "kernel_shape", [1, 1]).Aggregate(1L, (a, k) => a * k),
+        "QLinearConv" or "ConvInteger" or "MatMulInteger" or "QLinearMatMul" => double.NaN,
+        "MatMul" or "FusedMatMul" => Count(output) * input[0][^1],
+        "Gemm" or "FusedGemm" => Count(output) * Count(input[0]) / output[0],
+        _ => 0,
+    };
+}
+
+static long[] NodeInts(Edge.Onnx.Proto.NodeProto node, string name, long[] fallback) =>
+    node.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? (a.Ints.Count > 0 ? [.. a.Ints] : [a.I]) : fallback;
