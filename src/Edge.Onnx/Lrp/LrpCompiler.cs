@@ -301,12 +301,12 @@ public static class LrpCompiler
             // Start: R = target ⊙ logits, a zero row meaning "the top class".
             var target = TargetInputName;
             graph.Input.Add(TensorInfo(target, [o.Maps ?? -1, classes]));
-            var flat = e.Reshape(logits, 1, classes);
+            var flat = logitShape.Length == 2 ? logits : e.Reshape(logits, 1, classes);
             var top = e.Node("Equal", [flat, e.ReduceMax(flat, [1], true)]);
             var rowIsZero = e.Node("Equal", [e.ReduceL1(target, [1], true), e.Scalar(0f)]);
             var chosen = e.Node("Where", [e.Node("And", [rowIsZero, top]), e.Scalar(1f), target]);
             var r0 = e.Mul(chosen, flat);
-            Contribute(logits, e.Reshape(r0, [-1, .. logitShape[1..]]));
+            Contribute(logits, logitShape.Length == 2 ? r0 : e.Reshape(r0, [-1, .. logitShape[1..]]));
             graph.Output.Add(TensorInfo(LogitsOutputName, [1, classes]));
             graph.Node.Add(new NodeProto { OpType = "Identity", Name = "lrp/logits", Input = { flat }, Output = { LogitsOutputName } });
 
