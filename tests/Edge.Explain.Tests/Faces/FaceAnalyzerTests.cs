@@ -1,5 +1,6 @@
 using Edge.Explain.Faces;
 using Edge.Onnx.Runtime;
+using Edge.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -99,18 +100,12 @@ public sealed class FaceAnalyzerTests : IDisposable
     [Fact]
     public void Constructor_MissingInt8Model_ThrowsNamingKeyAndPath()
     {
-        var dir = Directory.CreateTempSubdirectory("edge-empty-models-").FullName;
-        try
-        {
-            var e = Assert.Throws<ArgumentException>(() => new FaceAnalyzer(new FaceAnalyzerOptions { ModelDirectory = dir, Precision = ScoringPrecision.Int8 }, _environment));
+        using var temp = new TempFolder("edge-empty-models-");
+        var dir = temp.Path;
+        var e = Assert.Throws<ArgumentException>(() => new FaceAnalyzer(new FaceAnalyzerOptions { ModelDirectory = dir, Precision = ScoringPrecision.Int8 }, _environment));
 
-            Assert.Contains("Faces:ModelDirectory", e.Message, StringComparison.Ordinal);
-            Assert.Contains("emotion.int8.onnx", e.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(dir);
-        }
+        Assert.Contains("Faces:ModelDirectory", e.Message, StringComparison.Ordinal);
+        Assert.Contains("emotion.int8.onnx", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Edge.Host.Tests.Models;
 using Edge.Onnx.Models;
+using Edge.Testing;
 
 namespace Edge.Host.Tests.Commands;
 
@@ -39,45 +40,33 @@ public sealed class ScoreCommandTests(BuiltModelsFixture models)
     [Fact]
     public async Task Score_Fp32TableOnFolder_PrintsOneBlockPerImage()
     {
-        var folder = Directory.CreateTempSubdirectory("edge-score-folder-").FullName;
-        try
-        {
-            File.Copy(Face("astronaut.png"), Path.Combine(folder, "a.png"));
-            File.Copy(Face("grace_hopper.jpg"), Path.Combine(folder, "b.jpg"));
-            File.WriteAllText(Path.Combine(folder, "notes.txt"), "not an image");
+        using var temp = new TempFolder("edge-score-folder-");
+        var folder = temp.Path;
+        File.Copy(Face("astronaut.png"), Path.Combine(folder, "a.png"));
+        File.Copy(Face("grace_hopper.jpg"), Path.Combine(folder, "b.jpg"));
+        File.WriteAllText(Path.Combine(folder, "notes.txt"), "not an image");
 
-            var (code, stdout, _) = await EdgeAsync("score", "--precision", "fp32", folder);
+        var (code, stdout, _) = await EdgeAsync("score", "--precision", "fp32", folder);
 
-            Assert.Equal(0, code);
-            Assert.Contains("a.png  512x512  1 face  (emotion-fp32@3.0.4)", stdout, StringComparison.Ordinal);
-            Assert.Contains("b.jpg  512x600  1 face", stdout, StringComparison.Ordinal);
-            Assert.Contains("happy", stdout.Split('\n').First(l => l.TrimStart().StartsWith("1 ", StringComparison.Ordinal)), StringComparison.Ordinal);
-            Assert.DoesNotContain("notes.txt", stdout, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.Equal(0, code);
+        Assert.Contains("a.png  512x512  1 face  (emotion-fp32@3.0.4)", stdout, StringComparison.Ordinal);
+        Assert.Contains("b.jpg  512x600  1 face", stdout, StringComparison.Ordinal);
+        Assert.Contains("happy", stdout.Split('\n').First(l => l.TrimStart().StartsWith("1 ", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.DoesNotContain("notes.txt", stdout, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Score_FolderWithoutImages_Exits2SayingSo()
     {
-        var folder = Directory.CreateTempSubdirectory("edge-score-empty-").FullName;
-        try
-        {
-            File.WriteAllText(Path.Combine(folder, "notes.txt"), "not an image");
+        using var temp = new TempFolder("edge-score-empty-");
+        var folder = temp.Path;
+        File.WriteAllText(Path.Combine(folder, "notes.txt"), "not an image");
 
-            var (code, stdout, stderr) = await EdgeAsync("score", folder);
+        var (code, stdout, stderr) = await EdgeAsync("score", folder);
 
-            Assert.Equal(2, code);
-            Assert.Empty(stdout);
-            Assert.Equal($"{folder}: error: a folder with no images in it", stderr.Trim());
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.Equal(2, code);
+        Assert.Empty(stdout);
+        Assert.Equal($"{folder}: error: a folder with no images in it", stderr.Trim());
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Edge.Host.Models;
 using Edge.Onnx.Models;
+using Edge.Testing;
 
 namespace Edge.Host.Tests.Models;
 
@@ -10,24 +11,18 @@ public sealed class FaceModelBuildTests(BuiltModelsFixture models)
     [Fact]
     public void Build_SecondTimeWithInt8_IsByteIdentical()
     {
-        var again = Directory.CreateTempSubdirectory("edge-host-models-again-").FullName;
-        try
-        {
-            FaceModelBuild.Build(again, ModelPaths.SourceTarball, ModelPaths.FacesDirectory, int8: true, models.Environment, CancellationToken.None);
+        using var temp = new TempFolder("edge-host-models-again-");
+        var again = temp.Path;
+        FaceModelBuild.Build(again, ModelPaths.SourceTarball, ModelPaths.FacesDirectory, int8: true, models.Environment, CancellationToken.None);
 
-            var names = Directory.GetFiles(models.Directory).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
-            Assert.Equal(names, Directory.GetFiles(again).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
-            Assert.Contains("emotion.int8.onnx", names);
-            foreach (var name in names)
-            {
-                Assert.True(
-                    File.ReadAllBytes(Path.Combine(models.Directory, name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(again, name!))),
-                    $"{name} differs between two builds");
-            }
-        }
-        finally
+        var names = Directory.GetFiles(models.Directory).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(names, Directory.GetFiles(again).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+        Assert.Contains("emotion.int8.onnx", names);
+        foreach (var name in names)
         {
-            Directory.Delete(again, recursive: true);
+            Assert.True(
+                File.ReadAllBytes(Path.Combine(models.Directory, name!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(again, name!))),
+                $"{name} differs between two builds");
         }
     }
 
