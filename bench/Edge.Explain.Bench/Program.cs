@@ -161,7 +161,7 @@ if (Arg("--ort-profile") is { } profileDir)
         .DistinctBy(e => e.GetProperty("name").GetString())
         .Sum(e => MultiplyAdds(e.GetProperty("args"), profiled.Graph.Node.FirstOrDefault(n => n.Name + "_kernel_time" == e.GetProperty("name").GetString())));
     Console.WriteLine(double.IsNaN(macs)
-        ? "  multiply-adds per run: unknown (ORT's profile does not give the weight shapes of its int8 kernels; the fp32 model has the same layers)"
+        ? "  multiply-adds per run: unknown (ORT's profile lacks a weight shape: its int8 kernels list none; the fp32 model has the same layers)"
         : FormattableString.Invariant($"  multiply-adds per run (Conv, ConvTranspose, MatMul, Gemm, as ORT ran them): {macs / 1e6:F1} M"));
     foreach (var op in perNode.GroupBy(n => n.Op).OrderByDescending(grp => grp.Sum(n => n.Us)))
     {
@@ -420,8 +420,8 @@ string? Arg(string name)
 }
 
 // Multiply-adds of one profiled node from its input and output shapes (0 for ops without a matrix product); ORT does
-// not list a ConvTranspose's weight shape, so its kernel and group come from the node in the model. ORT's int8 kernels
-// do not list their (prepacked) weights at all: NaN, and the total says it is unknown.
+// not list a ConvTranspose's weight shape, so its kernel and group come from the node in the model (NaN when ORT renamed
+// it). ORT's int8 kernels do not list their (prepacked) weights at all: NaN too, and the total says it is unknown.
 static double MultiplyAdds(JsonElement args, Edge.Onnx.Proto.NodeProto? node)
 {
     if (!args.TryGetProperty("input_type_shape", out var ins) || !args.TryGetProperty("output_type_shape", out var outs))
@@ -437,7 +437,7 @@ static double MultiplyAdds(JsonElement args, Edge.Onnx.Proto.NodeProto? node)
     {
         "Conv" or "FusedConv" => Count(output) * input[1][1] * input[1][2] * input[1][3],
         "ConvTranspose" when node is not null => Count(input[0]) * output[1] / NodeInts(node, "group", [1])[0] * NodeInts(node, "kernel_shape", [1, 1]).Aggregate(1L, (a, k) => a * k),
-        "QLinearConv" or "ConvInteger" or "MatMulInteger" or "QLinearMatMul" => double.NaN,
+        "ConvTranspose" or "QLinearConv" or "ConvInteger" or "MatMulInteger" or "QLinearMatMul" => double.NaN,
         "MatMul" or "FusedMatMul" => Count(output) * input[0][^1],
         "Gemm" or "FusedGemm" => Count(output) * Count(input[0]) / output[0],
         _ => 0,
