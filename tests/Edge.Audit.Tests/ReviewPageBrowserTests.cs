@@ -142,6 +142,86 @@ public sealed class ReviewPageBrowserTests
         Assert.Equal(0, pixels);
     }
 
+    [Fact]
+    public async Task ReviewPage_EarlierSelectionAnswersLast_ShowsAndReviewsTheLatestSelection()
+    {
+        await using var server = await AuditServer.StartAsync();
+        var (a, b, c) = await ThreeFlaggedAsync(server);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await SignedInAsync(browser, server, a.EventId);
+        // B's detail is slow (large heatmaps, a busy store); C, selected after it, answers first.
+        await page.RouteAsync($"**/api/v1/events/{b.EventId}", async route =>
+        {
+            await Task.Delay(800);
+            await route.ContinueAsync();
+        });
+        var bAnswered = page.WaitForRequestFinishedAsync(new PageWaitForRequestFinishedOptions { Predicate = r => r.Url.EndsWith("/api/v1/events/" + b.EventId, StringComparison.Ordinal) });
+
+        await page.Keyboard.PressAsync("j");
+        await page.Keyboard.PressAsync("j");
+        await page.WaitForSelectorAsync($"#event-meta:has-text('{c.EventId}')");
+        await bAnswered;
+        await page.EvaluateAsync("() => new Promise(done => setTimeout(done, 200))"); // B's answer has been handled
+        Assert.Contains(c.EventId, await page.TextContentAsync("#event-meta"), StringComparison.Ordinal);
+        Assert.Equal(c.EventId, await page.GetAttributeAsync("#queue li.selected", "data-event-id"));
+        await page.Keyboard.PressAsync("d");
+        await page.WaitForSelectorAsync($"#review-status:has-text('dismiss recorded for {c.EventId}')");
+
+        var shownWhenDismissed = (await server.Store.GetEventAsync(c.EventId, CancellationToken.None))!;
+        Assert.Equal("dismissed", shownWhenDismissed.Event.ReviewState);
+        var skipped = (await server.Store.GetEventAsync(b.EventId, CancellationToken.None))!;
+        Assert.Equal("open", skipped.Event.ReviewState);
+        Assert.Empty(skipped.Reviews);
+    }
+
+    [Fact]
+    public async Task ReviewPage_ReviewKeyPressedTwice_RecordsOneReviewAndKeepsTheNextEvent()
+    {
+        await using var server = await AuditServer.StartAsync();
+        var (a, b, c) = await ThreeFlaggedAsync(server);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await SignedInAsync(browser, server, a.EventId);
+        // The store takes its time, so that the second press lands while the first review is being recorded.
+        await page.RouteAsync("**/reviews", async route =>
+        {
+            await Task.Delay(300);
+            await route.ContinueAsync();
+        });
+
+        await page.Keyboard.PressAsync("r");
+        await page.Keyboard.PressAsync("r");
+        await page.WaitForSelectorAsync($"#event-meta:has-text('{b.EventId}')");
+
+        var reviewed = (await server.Store.GetEventAsync(a.EventId, CancellationToken.None))!;
+        Assert.Single(reviewed.Reviews);
+        Assert.Equal([b.EventId, c.EventId], await page.Locator("#queue li").EvaluateAllAsync<string[]>("els => els.map(e => e.dataset.eventId)"));
+        Assert.Equal("open", (await server.Store.GetEventAsync(b.EventId, CancellationToken.None))!.Event.ReviewState);
+    }
+
+    /// <summary>Three flagged events, newest first in the queue: a, b, c.</summary>
+    private static async Task<(Edge.Sync.Contract.FaceEvent A, Edge.Sync.Contract.FaceEvent B, Edge.Sync.Contract.FaceEvent C)> ThreeFlaggedAsync(AuditServer server)
+    {
+        var a = TestEvents.Event(at: TestEvents.T0.AddHours(3), happy: 0.05f, flagged: true, crop: true);
+        var b = TestEvents.Event(at: TestEvents.T0.AddHours(2), happy: 0.06f, flagged: true, crop: true);
+        var c = TestEvents.Event(at: TestEvents.T0.AddHours(1), happy: 0.07f, flagged: true, crop: true);
+        await server.IngestAsync(a, b, c);
+        return (a, b, c);
+    }
+
+    /// <summary>A supervisor signed in to the review page, with <paramref name="first"/> selected and shown.</summary>
+    private static async Task<IPage> SignedInAsync(IBrowser browser, AuditServer server, string first)
+    {
+        var token = await server.TokenAsync(Roles.Supervisor, "pat");
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(new Uri(server.BaseAddress, "/review/").ToString());
+        await page.FillAsync("#token", token);
+        await page.ClickAsync("#signin-button");
+        await page.WaitForSelectorAsync($"#event-meta:has-text('{first}')");
+        return page;
+    }
+
     /// <summary>Pixels whose red-minus-blue rose by more than 40 from <paramref name="before"/> to <paramref name="after"/>.</summary>
     private static int CountReddened(byte[] after, byte[] before)
     {

@@ -7,7 +7,7 @@
   const driftRefreshMs = 60e3;
   const state = {
     token: sessionStorage.getItem('edge-token') || '', items: [], index: -1, cursor: null, detail: null,
-    drift: new Map(), driftTimer: 0,
+    drift: new Map(), driftTimer: 0, selecting: 0, reviewing: false,
   };
 
   async function api(path, options = {}) {
@@ -68,13 +68,18 @@
     $('queue-count').textContent = '(' + state.items.length + (state.cursor ? '+' : '') + ')';
   }
 
+  // Only the latest selection's detail is shown (a slower, earlier response is dropped), and until it is shown there
+  // is no detail: a review always goes to the event on screen.
   async function select(i) {
     if (i < 0 || i >= state.items.length) return;
+    const ticket = ++state.selecting;
     state.index = i;
+    state.detail = null;
     renderQueue();
     const li = $('queue').children[i];
     if (li) li.scrollIntoView({ block: 'nearest' });
     const detail = await api('/api/v1/events/' + encodeURIComponent(state.items[i].eventId));
+    if (ticket !== state.selecting) return;
     state.detail = detail;
     renderEvent(detail);
     renderKioskDrift(detail.event);
@@ -222,21 +227,26 @@
     if (d.flagged) box.append(text('p', d.flagReason, 'reason'));
   }
 
+  // One review at a time, for the event shown: a key pressed again while it is recorded, or before the next event is
+  // shown, does nothing.
   async function review(action) {
-    const item = state.items[state.index];
-    if (!item) return;
+    const eventId = state.detail?.event.eventId;
+    if (!eventId || state.reviewing) return;
+    state.reviewing = true;
     try {
-      await api('/api/v1/events/' + encodeURIComponent(item.eventId) + '/reviews', {
+      await api('/api/v1/events/' + encodeURIComponent(eventId) + '/reviews', {
         method: 'POST', headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ action, comment: $('comment').value }),
       });
-      showStatus(action + ' recorded for ' + item.eventId);
-      state.items.splice(state.index, 1);
-      const next = Math.min(state.index, state.items.length - 1);
-      state.index = -1;
-      renderQueue();
-      if (next >= 0) await select(next); else { $('event').hidden = true; $('empty').hidden = false; }
-    } catch (e) { showStatus('failed: ' + e.message); }
+    } catch (e) { showStatus('failed: ' + e.message); return; } finally { state.reviewing = false; }
+    showStatus(action + ' recorded for ' + eventId);
+    const at = state.items.findIndex((item) => item.eventId === eventId);
+    if (at >= 0) state.items.splice(at, 1);
+    const next = Math.min(at >= 0 ? at : state.index, state.items.length - 1);
+    state.index = -1;
+    state.detail = null;
+    renderQueue();
+    if (next >= 0) await select(next); else { $('event').hidden = true; $('empty').hidden = false; }
   }
 
   document.addEventListener('DOMContentLoaded', () => {
