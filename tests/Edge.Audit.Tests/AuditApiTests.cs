@@ -107,6 +107,26 @@ public sealed class AuditApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Api_NulCharacterInCommentQueryOrOwner_Returns400NamingItAndRecordsNothing()
+    {
+        var e = TestEvents.Event(flagged: true);
+        await _server.IngestAsync(e);
+        using var client = _server.Client(await _server.TokenAsync(Roles.Admin));
+
+        var review = await client.PostAsJsonAsync($"/api/v1/events/{e.EventId}/reviews", new { action = "dismiss", comment = "a\0b" });
+        var query = await client.GetAsync("/api/v1/events?site=%00");
+        var token = await client.PostAsJsonAsync("/api/v1/admin/tokens", new { owner = "pat\0", role = Roles.Supervisor });
+
+        foreach (var (response, field) in new[] { (review, "comment"), (query, "site"), (token, "owner") })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("must not contain NUL characters", (await Json(response)).GetProperty("errors").GetProperty(field)[0].GetString());
+        }
+
+        Assert.Empty((await _server.Store.GetEventAsync(e.EventId, CancellationToken.None))!.Reviews);
+    }
+
+    [Fact]
     public async Task GetEvent_WithHeatmap_ReturnsDecodedRelevanceAndCrop()
     {
         var e = TestEvents.Event(flagged: true, heatmap: true, crop: true);

@@ -94,6 +94,21 @@ public sealed class IngestDecoderTests
     }
 
     [Fact]
+    public void Decode_NulInFreeText_RejectedAsInvalidFieldOnEitherStore()
+    {
+        var reason = TestEvents.Event(flagged: true);
+        reason.FlagReason = "low\0happy";
+        var status = new KioskStatus { SchemaVersion = 1, SiteId = "s", KioskId = "k", Online = true, TimeUnixMs = 5, Version = "1.0\0" };
+
+        var r = Decode(reason);
+        var s = _decoder.Decode("edge/v1/s/k/status", status.ToByteArray(), 9);
+
+        Assert.Equal(RejectReason.InvalidField, r.Reason);
+        Assert.Contains("NUL", r.Detail, StringComparison.Ordinal);
+        Assert.Equal(RejectReason.InvalidField, s.Reason);
+    }
+
+    [Fact]
     public void Decode_HeatmapDataOfWrongLength_RejectedAsInvalidHeatmap()
     {
         var wire = TestEvents.Event(heatmap: true);

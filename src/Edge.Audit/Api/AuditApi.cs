@@ -33,7 +33,7 @@ public static class AuditApi
 {
     public static IEndpointRouteBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1");
+        var api = app.MapGroup("/api/v1").AddEndpointFilter(RejectNulCharacters);
 
         var read = api.MapGroup("").RequireAuthorization(Policies.ReadEvents);
         read.MapGet("/events", ListEvents);
@@ -60,6 +60,20 @@ public static class AuditApi
         app.MapGet("/healthz", () => TypedResults.Ok(new HealthDto("ok")));
         return app;
     }
+
+    /// <summary>
+    /// A query value holding U+0000 is refused with 400 naming it: PostgreSQL's text refuses NUL (a 500 there) where
+    /// SQLite would take it. (Kestrel already refuses a NUL in the path.)
+    /// </summary>
+    private static async ValueTask<object?> RejectNulCharacters(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var bad = context.HttpContext.Request.Query.Where(q => q.Value.Any(HasNul)).ToDictionary(q => q.Key, _ => new[] { NoNul });
+        return bad.Count == 0 ? await next(context) : TypedResults.ValidationProblem(bad);
+    }
+
+    private const string NoNul = "must not contain NUL characters";
+
+    private static bool HasNul(string? value) => value?.Contains('\0', StringComparison.Ordinal) == true;
 
     internal static bool TryParseFilter(EventFilterParameters p, int maxPage, out EventQuery query, out Dictionary<string, string[]> errors)
     {
@@ -224,6 +238,10 @@ public static class AuditApi
         {
             errors["comment"] = ["must be at most 2000 characters"];
         }
+        else if (HasNul(comment))
+        {
+            errors["comment"] = [NoNul];
+        }
 
         if (errors.Count > 0)
         {
@@ -302,6 +320,10 @@ public static class AuditApi
         if (string.IsNullOrWhiteSpace(request.Owner) || request.Owner.Length > 128)
         {
             errors["owner"] = ["must be 1..128 characters"];
+        }
+        else if (HasNul(request.Owner))
+        {
+            errors["owner"] = [NoNul];
         }
 
         if (!Roles.IsValid(request.Role))

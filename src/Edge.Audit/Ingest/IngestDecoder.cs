@@ -67,9 +67,9 @@ public sealed class IngestDecoder(int maxPayloadBytes)
             return DecodeResult.Reject(RejectReason.InvalidField, $"capture_time_unix_ms {e.CaptureTimeUnixMs} is out of range");
         }
 
-        if (e.ModelId.Length > MaxTextLength || e.ModelSha256.Length > MaxTextLength || e.FlagReason.Length > MaxTextLength)
+        if (!IsStorableText(e.ModelId) || !IsStorableText(e.ModelSha256) || !IsStorableText(e.FlagReason))
         {
-            return DecodeResult.Reject(RejectReason.InvalidField, "model_id, model_sha256 or flag_reason is too long");
+            return DecodeResult.Reject(RejectReason.InvalidField, "model_id, model_sha256 or flag_reason is too long or holds a NUL character");
         }
 
         if (e.Scores is null)
@@ -138,6 +138,12 @@ public sealed class IngestDecoder(int maxPayloadBytes)
         return new DecodeResult(ev, null, null, null);
     }
 
+    /// <summary>
+    /// Free text both stores keep alike: at most <see cref="MaxTextLength"/> characters and no NUL (PostgreSQL's text
+    /// refuses U+0000, so such an event would be dropped there and stored by SQLite).
+    /// </summary>
+    internal static bool IsStorableText(string s) => s.Length <= MaxTextLength && !s.Contains('\0', StringComparison.Ordinal);
+
     private static string? CheckHeatmap(Heatmap h)
     {
         if (ExpressionClasses.IndexOf(h.TargetClass) < 0)
@@ -189,7 +195,7 @@ public sealed class IngestDecoder(int maxPayloadBytes)
         }
 
         if (s.OutboxPending < 0 || !double.IsFinite(s.OldestPendingAgeSeconds) || s.OldestPendingAgeSeconds < 0
-            || s.ModelId.Length > MaxTextLength || s.Version.Length > MaxTextLength || s.TimeUnixMs < 0)
+            || !IsStorableText(s.ModelId) || !IsStorableText(s.Version) || s.TimeUnixMs < 0)
         {
             return DecodeResult.Reject(RejectReason.InvalidField, "status fields out of range");
         }
