@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Edge.Sync.Mqtt;
 using Edge.Sync.Outbox;
 using Edge.Testing;
@@ -157,6 +159,106 @@ public sealed class OutboxPublisherServiceTests(ITestOutputHelper output)
         Assert.Contains("Sync:Broker:Password", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Sync:Broker:ReconnectMinDelay", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Sync:Outbox:MaxAge", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Backlog_UplinkSlowerThanTheWindowPerPublishTimeout_DrainsWithoutResending()
+    {
+        // 1000 messages in flight of ~1.1 KB on a 150 KB/s uplink: the last PUBACK of a window comes ~7 s after its
+        // message was queued, longer than the 2 s PublishTimeout, while PUBACKs keep arriving all along.
+        await using var broker = await MosquittoBroker.StartAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await using var collector = await EventCollector.StartAsync(broker, _logs.CreateLogger<MosquittoTransport>(), cts.Token);
+        await using var uplink = ThrottledUplink.Start(broker.Port, bytesPerSecond: 150_000);
+        var config = SyncTestHost.Config(broker.Host, uplink.Port, broker.Username, broker.Password, SyncTestHost.TempOutbox());
+        config["Sync:Broker:PublishTimeout"] = "00:00:02";
+        await using var host = await SyncTestHost.StartAsync(config, _logs, cts.Token);
+        const int events = 1500;
+        for (var i = 0; i < events; i++)
+        {
+            await host.Sink.EnqueueAsync(SyncTestHost.NewEvent(payloadPadding: 1000), cts.Token);
+        }
+
+        await WaitUntilAsync(() => host.Health.Current is { PendingCount: 0 } && collector.Seen.Count == events, cts.Token);
+
+        // Without a stall there is nothing to send again (a 2 s pause of the whole test box would allow a few).
+        Assert.InRange(Interlocked.Read(ref collector.Deliveries), events, events + (events / 20));
+    }
+
+    /// <summary>A TCP relay to the broker whose client-to-broker direction carries at most <c>bytesPerSecond</c>.</summary>
+    private sealed class ThrottledUplink : IAsyncDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _accepting;
+
+        private ThrottledUplink(int brokerPort, double bytesPerSecond)
+        {
+            _listener.Start();
+            _accepting = AcceptAsync(brokerPort, bytesPerSecond);
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public static ThrottledUplink Start(int brokerPort, double bytesPerSecond) => new(brokerPort, bytesPerSecond);
+
+        private async Task AcceptAsync(int brokerPort, double bytesPerSecond)
+        {
+            var relays = new List<Task>();
+            try
+            {
+                while (true)
+                {
+                    var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                    var broker = new TcpClient();
+                    await broker.ConnectAsync(IPAddress.Loopback, brokerPort, _stop.Token);
+                    relays.Add(RelayAsync(client, broker, bytesPerSecond));
+                    relays.Add(RelayAsync(broker, client, double.PositiveInfinity));
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                await Task.WhenAll(relays);
+            }
+        }
+
+        private async Task RelayAsync(TcpClient from, TcpClient to, double bytesPerSecond)
+        {
+            var buffer = new byte[2048];
+            var sent = 0L;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                int read;
+                while ((read = await from.GetStream().ReadAsync(buffer, _stop.Token)) > 0)
+                {
+                    await to.GetStream().WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                    sent += read;
+                    var ahead = TimeSpan.FromSeconds(sent / bytesPerSecond) - clock.Elapsed;
+                    if (ahead > TimeSpan.Zero)
+                    {
+                        await Task.Delay(ahead, _stop.Token);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException)
+            {
+                // the relay ends with either side
+            }
+            finally
+            {
+                from.Dispose();
+                to.Dispose();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await _accepting;
+            _stop.Dispose();
+        }
     }
 
     internal static async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)

@@ -38,6 +38,7 @@ public sealed class MosquittoTransport : IMqttTransport
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly Lock _gate = new();
     private readonly Dictionary<int, TaskCompletionSource<int>> _pendingPublishes = [];
+    private long _lastPubAck; // _time's timestamp of the latest PUBACK for any message
     private readonly Dictionary<int, TaskCompletionSource<int>> _pendingSubscribes = [];
     private readonly List<Subscription> _subscriptions = [];
     private readonly SemaphoreSlim _inFlight;
@@ -248,14 +249,12 @@ public sealed class MosquittoTransport : IMqttTransport
                     : new MqttTransportException($"publish to '{topic}' ({payload.Length} bytes) refused by libmosquitto: {ErrorText(rc)}", rc);
             }
 
-            var reason = await _ackPipeline.ExecuteAsync(
-                static (state, token) => new ValueTask<int>(state.Task.WaitAsync(token)), ack, cancellationToken).ConfigureAwait(false);
-            return new MqttPublishResult(mid, reason);
+            return new MqttPublishResult(mid, await WaitPubAckAsync(ack, cancellationToken).ConfigureAwait(false));
         }
-        catch (TimeoutRejectedException ex)
+        catch (TimeoutException ex)
         {
             Forget(_pendingPublishes, mid);
-            throw new TimeoutException($"no PUBACK for message {mid} on '{topic}' within {_options.PublishTimeout}", ex);
+            throw new TimeoutException($"no PUBACK for message {mid} on '{topic}', nor for any other, within {_options.PublishTimeout}", ex);
         }
         catch (OperationCanceledException)
         {
@@ -671,6 +670,34 @@ public sealed class MosquittoTransport : IMqttTransport
         if (others.Length > 0)
         {
             await Task.WhenAll(others).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The PUBACK of one message. It times out only when the connection made no progress: PublishTimeout since the
+    /// message was queued and since the latest PUBACK for any message. A fixed wait per message would expire for the last
+    /// of MaxInFlight messages queued on a slow uplink while PUBACKs still flow, and each time the publisher would send
+    /// them all again behind the copies libmosquitto still holds: the outbox would never drain.
+    /// </summary>
+    private async Task<int> WaitPubAckAsync(TaskCompletionSource<int> ack, CancellationToken cancellationToken)
+    {
+        var queued = _time.GetTimestamp();
+        while (true)
+        {
+            var left = _options.PublishTimeout - _time.GetElapsedTime(Math.Max(queued, Volatile.Read(ref _lastPubAck)));
+            if (left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException();
+            }
+
+            try
+            {
+                return await ack.Task.WaitAsync(left, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // progress may have been made meanwhile: look again
+            }
         }
     }
 
@@ -1243,6 +1270,7 @@ public sealed class MosquittoTransport : IMqttTransport
 
     private void OnPublished(int mid, int reasonCode)
     {
+        Volatile.Write(ref _lastPubAck, _time.GetTimestamp());
         TaskCompletionSource<int>? ack;
         lock (_gate)
         {
