@@ -1,5 +1,6 @@
 using Edge.Sync.Outbox;
 using Edge.Testing;
+using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace Edge.Sync.Tests;
@@ -137,6 +138,36 @@ public sealed class SqliteOutboxTests(ITestOutputHelper output) : IDisposable
         await outbox.FlushAsync(CancellationToken.None);
         await outbox.EnqueueAsync("after", "t", Bytes(4000), CancellationToken.None);
         Assert.Null(outbox.LastWriteError);
+    }
+
+    [Fact]
+    public async Task Acknowledge_WriteFailsForAWhile_AckAppliedOnceItWorksAndRefusedEnqueueCounted()
+    {
+        await using var outbox = Open();
+        var delivered = await outbox.EnqueueAsync("delivered", "t", Bytes(10), CancellationToken.None);
+        using var other = new SqliteConnection($"Data Source={_path};Pooling=False");
+        other.Open();
+        void Sql(string text)
+        {
+            using var command = other.CreateCommand();
+            command.CommandText = text;
+            command.ExecuteNonQuery();
+        }
+
+        // Every write to the outbox table fails, as on an I/O error, until the triggers go.
+        Sql("CREATE TRIGGER no_delete BEFORE DELETE ON outbox BEGIN SELECT RAISE(ABORT, 'injected write failure'); END;");
+        Sql("CREATE TRIGGER no_insert BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'injected write failure'); END;");
+        outbox.Acknowledge(delivered);
+        var refused = await Assert.ThrowsAsync<EventRefusedException>(async () => await outbox.EnqueueAsync("new", "t", Bytes(10), CancellationToken.None));
+        Assert.Equal(EventRefusal.StorageError, refused.Reason);
+        Assert.NotNull(outbox.LastWriteError);
+        Sql("DROP TRIGGER no_delete; DROP TRIGGER no_insert;");
+
+        await outbox.FlushAsync(CancellationToken.None);
+
+        Assert.Empty(await outbox.ReadAsync(0, 10, CancellationToken.None)); // the acknowledgement was kept and applied
+        Assert.Equal(0, (await outbox.GetStatsAsync(CancellationToken.None)).PendingCount);
+        Assert.Equal(1, _metrics.RefusedTotal);
     }
 
     [Fact]

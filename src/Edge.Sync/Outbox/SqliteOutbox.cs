@@ -318,27 +318,43 @@ public sealed class SqliteOutbox : IAsyncDisposable
     private async Task WriterLoopAsync()
     {
         var batch = new List<Op>(_options.WriteBatchSize);
+        var retry = new List<Op>(); // acknowledgements and dead-letter moves whose transaction failed: again with the next batch
         while (await _ops.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
             batch.Clear();
+            batch.AddRange(retry);
+            retry.Clear();
             while (batch.Count < _options.WriteBatchSize && _ops.Reader.TryRead(out var op))
             {
                 batch.Add(op);
             }
 
+            // Each step is its own transaction and fails alone (a locked or full database, an I/O error): removals are
+            // kept for the next batch, so a delivered event is not sent again nor counted as expired; enqueues and
+            // expiry fail to their callers, counted.
             try
             {
-                ApplyRemovals(batch);
-                ApplyInserts(batch);
-                ApplyExpiry(batch);
-            }
-            catch (Exception ex)
-            {
-                // Per-batch safety net: fail what is waiting, log, go on.
-                Log.OutboxWriterFailed(_logger, ex);
-                foreach (var op in batch)
+                try
                 {
-                    op.Fail(ex);
+                    ApplyRemovals(batch);
+                }
+                catch (Exception ex)
+                {
+                    Log.OutboxWriterFailed(_logger, ex);
+                    retry.AddRange(batch.Where(o => o is AckOp or DeadLetterOp));
+                }
+
+                foreach (var step in new Action<List<Op>>[] { ApplyInserts, ApplyExpiry })
+                {
+                    try
+                    {
+                        step(batch);
+                    }
+                    catch (Exception ex)
+                    {
+                        Log.OutboxWriterFailed(_logger, ex);
+                        FailWaiting(batch, ex);
+                    }
                 }
             }
             finally
@@ -356,6 +372,23 @@ public sealed class SqliteOutbox : IAsyncDisposable
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>What a failed step leaves waiting fails with it: enqueues as refused (counted, and the health's last write error).</summary>
+    private void FailWaiting(List<Op> batch, Exception ex)
+    {
+        var waiting = batch.Where(o => o is EnqueueOp { Done.Task.IsCompleted: false } or ExpireOp { Done.Task.IsCompleted: false }).ToList();
+        var refused = waiting.Count(o => o is EnqueueOp);
+        if (refused > 0)
+        {
+            _lastWriteError = $"outbox write failed ({_options.Path}): {ex.Message}";
+            _metrics.Refused("storage_error", refused);
+        }
+
+        foreach (var op in waiting)
+        {
+            op.Fail(ex);
         }
     }
 
