@@ -97,6 +97,9 @@ internal static partial class Log
     [LoggerMessage(6207, LogLevel.Warning, "Event {EventId} refused: {Problems}")]
     public static partial void EventInvalid(ILogger logger, string eventId, string problems);
 
+    [LoggerMessage(6208, LogLevel.Warning, "The wall clock stepped by {Step} (against the monotonic clock); the ages of {Rows} pending events moved with it")]
+    public static partial void OutboxClockStep(ILogger logger, TimeSpan step, int rows);
+
     [LoggerMessage(6300, LogLevel.Information, "Publisher started: {Pending} events pending in the outbox")]
     public static partial void PublisherStarted(ILogger logger, long pending);
 

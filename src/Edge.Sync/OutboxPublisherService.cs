@@ -217,16 +217,15 @@ public sealed class OutboxPublisherService(
     private async Task HousekeepingAsync(CancellationToken stoppingToken)
     {
         var expireEvery = TimeSpan.FromTicks(Math.Min(_options.Outbox.MaxAge.Ticks / 10, TimeSpan.FromMinutes(1).Ticks));
-        var lastExpire = DateTimeOffset.MinValue;
+        long? lastExpire = null; // monotonic: a wall clock stepped back must not pause expiry
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), timeProvider);
         do
         {
             try
             {
-                var now = timeProvider.GetUtcNow();
-                if (now - lastExpire >= expireEvery)
+                if (lastExpire is not { } last || timeProvider.GetElapsedTime(last) >= expireEvery)
                 {
-                    lastExpire = now;
+                    lastExpire = timeProvider.GetTimestamp();
                     await outbox.ExpireAsync(stoppingToken).ConfigureAwait(false);
                 }
 

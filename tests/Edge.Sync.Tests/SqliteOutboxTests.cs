@@ -85,7 +85,7 @@ public sealed class SqliteOutboxTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task ExpireAsync_EventsOlderThanMaxAge_DeletedAndCounted()
     {
-        var time = new ManualTimeProvider();
+        var time = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), manualTimestamps: true);
         await using var outbox = Open(new OutboxOptions { MaxAge = TimeSpan.FromHours(1) }, time);
         await outbox.EnqueueAsync("old", "t", Bytes(10), CancellationToken.None);
         time.Advance(TimeSpan.FromMinutes(50));
@@ -98,6 +98,26 @@ public sealed class SqliteOutboxTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, _metrics.DroppedTotal);
         Assert.Equal(["young"], (await outbox.ReadAsync(0, 10, CancellationToken.None)).Select(r => r.EventId));
         Assert.Equal(TimeSpan.FromMinutes(20), (await outbox.GetStatsAsync(CancellationToken.None)).OldestPendingAge);
+    }
+
+    [Fact]
+    public async Task ExpireAsync_WallClockStepsForwardPastMaxAge_KeepsTheBacklogAndAgesOnFromTheStep()
+    {
+        // A kiosk booted with a clock weeks behind while the network was down; NTP steps it forward when it comes back.
+        var time = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), manualTimestamps: true);
+        await using var outbox = Open(new OutboxOptions { MaxAge = TimeSpan.FromDays(7) }, time);
+        await outbox.EnqueueAsync("during-outage", "t", Bytes(10), CancellationToken.None);
+        time.Advance(TimeSpan.FromHours(1));
+        time.Step(TimeSpan.FromDays(30));
+
+        Assert.Equal(0, await outbox.ExpireAsync(CancellationToken.None));
+        await outbox.EnqueueAsync("after-step", "t", Bytes(10), CancellationToken.None);
+        Assert.Equal(TimeSpan.FromHours(1), (await outbox.GetStatsAsync(CancellationToken.None)).OldestPendingAge);
+        Assert.True(_logs.Contains(6208));
+
+        time.Advance(TimeSpan.FromDays(7) - TimeSpan.FromMinutes(30));
+        Assert.Equal(1, await outbox.ExpireAsync(CancellationToken.None)); // 7 days and 30 min old by the monotonic clock
+        Assert.Equal(["after-step"], (await outbox.ReadAsync(0, 10, CancellationToken.None)).Select(r => r.EventId));
     }
 
     [Fact]

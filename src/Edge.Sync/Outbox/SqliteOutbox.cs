@@ -50,6 +50,8 @@ public sealed class SqliteOutbox : IAsyncDisposable
     private long _deadLetterCount;
     private long _lastSeq;
     private volatile string? _lastWriteError;
+    private long _clockWall; // the wall clock (µs) and the monotonic timestamp at the writer's last look, to see steps
+    private long _clockMono;
 
     private SqliteOutbox(OutboxOptions options, TimeProvider time, ILogger logger, SyncMetrics metrics, SqliteConnection write, SqliteConnection read, SqliteConnection checkpoint)
     {
@@ -61,6 +63,7 @@ public sealed class SqliteOutbox : IAsyncDisposable
         _write = write;
         _read = read;
         _queueSlots = new SemaphoreSlim(options.WriteQueueCapacity, options.WriteQueueCapacity);
+        (_clockWall, _clockMono) = (NowMicros(), time.GetTimestamp());
         _writer = Task.Run(WriterLoopAsync);
         _checkpointer = Task.Run(CheckpointLoopAsync);
     }
@@ -150,7 +153,7 @@ public sealed class SqliteOutbox : IAsyncDisposable
         }
 
         await _queueSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var op = new EnqueueOp(eventId, topic, payload, NowMicros());
+        var op = new EnqueueOp(eventId, topic, payload);
         if (!_ops.Writer.TryWrite(op))
         {
             _queueSlots.Release();
@@ -329,6 +332,15 @@ public sealed class SqliteOutbox : IAsyncDisposable
                 batch.Add(op);
             }
 
+            try
+            {
+                FollowClockSteps();
+            }
+            catch (Exception ex)
+            {
+                Log.OutboxWriterFailed(_logger, ex);
+            }
+
             // Each step is its own transaction and fails alone (a locked or full database, an I/O error): removals are
             // kept for the next batch, so a delivered event is not sent again nor counted as expired; enqueues and
             // expiry fail to their callers, counted.
@@ -373,6 +385,30 @@ public sealed class SqliteOutbox : IAsyncDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Ages come from created_us, the wall clock at commit. When the wall clock steps (NTP correcting a kiosk that booted
+    /// with a stale clock, perhaps days behind, while the network was down), rows kept before the step are moved by it,
+    /// so that expiry sees their true age: otherwise a step forward by more than MaxAge would delete the whole backlog
+    /// of the outage as "expired" at the first expiry. A step is the wall clock moving 1 min more, or less, than the
+    /// monotonic clock since the last look (a suspended machine counts as a step too).
+    /// </summary>
+    private void FollowClockSteps()
+    {
+        var (wall, mono) = (NowMicros(), _time.GetTimestamp());
+        var step = wall - _clockWall - (long)_time.GetElapsedTime(_clockMono, mono).TotalMicroseconds;
+        (_clockWall, _clockMono) = (wall, mono);
+        if (Math.Abs(step) < 60_000_000)
+        {
+            return;
+        }
+
+        using var shift = _write.CreateCommand();
+        shift.CommandText = "UPDATE outbox SET created_us = created_us + $step";
+        shift.Parameters.AddWithValue("$step", step);
+        var rows = shift.ExecuteNonQuery();
+        Log.OutboxClockStep(_logger, TimeSpan.FromMicroseconds(step), rows);
     }
 
     /// <summary>What a failed step leaves waiting fails with it: enqueues as refused (counted, and the health's last write error).</summary>
@@ -560,12 +596,12 @@ public sealed class SqliteOutbox : IAsyncDisposable
             var payload = cmd.Parameters.Add("$payload", SqliteType.Blob);
             var created = cmd.Parameters.Add("$created", SqliteType.Integer);
             var size = cmd.Parameters.Add("$size", SqliteType.Integer);
+            created.Value = NowMicros(); // stamped here, after FollowClockSteps, in the frame of the rows already kept
             foreach (var op in accepted)
             {
                 id.Value = op.EventId;
                 topic.Value = op.Topic;
                 payload.Value = op.Payload;
-                created.Value = op.CreatedMicros;
                 size.Value = op.Size;
                 op.Seq = (long)cmd.ExecuteScalar()!;
             }
@@ -688,15 +724,13 @@ public sealed class SqliteOutbox : IAsyncDisposable
         }
     }
 
-    private sealed class EnqueueOp(string eventId, string topic, byte[] payload, long createdMicros) : Op
+    private sealed class EnqueueOp(string eventId, string topic, byte[] payload) : Op
     {
         public string EventId { get; } = eventId;
 
         public string Topic { get; } = topic;
 
         public byte[] Payload { get; } = payload;
-
-        public long CreatedMicros { get; } = createdMicros;
 
         public long Size => Payload.Length + Topic.Length;
 
