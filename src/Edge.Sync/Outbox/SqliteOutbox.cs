@@ -398,17 +398,16 @@ public sealed class SqliteOutbox : IAsyncDisposable
     {
         var (wall, mono) = (NowMicros(), _time.GetTimestamp());
         var step = wall - _clockWall - (long)_time.GetElapsedTime(_clockMono, mono).TotalMicroseconds;
-        (_clockWall, _clockMono) = (wall, mono);
-        if (Math.Abs(step) < 60_000_000)
+        if (Math.Abs(step) >= 60_000_000)
         {
-            return;
+            using var shift = _write.CreateCommand();
+            shift.CommandText = "UPDATE outbox SET created_us = created_us + $step";
+            shift.Parameters.AddWithValue("$step", step);
+            var rows = shift.ExecuteNonQuery(); // when it fails, the next batch sees the same step again
+            Log.OutboxClockStep(_logger, TimeSpan.FromMicroseconds(step), rows);
         }
 
-        using var shift = _write.CreateCommand();
-        shift.CommandText = "UPDATE outbox SET created_us = created_us + $step";
-        shift.Parameters.AddWithValue("$step", step);
-        var rows = shift.ExecuteNonQuery();
-        Log.OutboxClockStep(_logger, TimeSpan.FromMicroseconds(step), rows);
+        (_clockWall, _clockMono) = (wall, mono);
     }
 
     /// <summary>What a failed step leaves waiting fails with it: enqueues as refused (counted, and the health's last write error).</summary>
