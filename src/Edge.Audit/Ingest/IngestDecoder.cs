@@ -142,7 +142,7 @@ public sealed class IngestDecoder(int maxPayloadBytes)
     /// Free text both stores keep alike: at most <see cref="MaxTextLength"/> characters and no NUL (PostgreSQL's text
     /// refuses U+0000, so such an event would be dropped there and stored by SQLite).
     /// </summary>
-    internal static bool IsStorableText(string s) => s.Length <= MaxTextLength && !s.Contains('\0', StringComparison.Ordinal);
+    private static bool IsStorableText(string s) => s.Length <= MaxTextLength && !s.Contains('\0', StringComparison.Ordinal);
 
     private static string? CheckHeatmap(Heatmap h)
     {

@@ -356,16 +356,26 @@ public sealed class SqliteOutbox : IAsyncDisposable
                     retry.AddRange(batch.Where(o => o is AckOp or DeadLetterOp));
                 }
 
-                foreach (var step in new Action<List<Op>>[] { ApplyInserts, ApplyExpiry })
+                try
                 {
-                    try
+                    ApplyInserts(batch);
+                }
+                catch (Exception ex)
+                {
+                    Log.OutboxWriterFailed(_logger, ex);
+                    RefuseWaiting(batch, ex);
+                }
+
+                try
+                {
+                    ApplyExpiry(batch);
+                }
+                catch (Exception ex)
+                {
+                    Log.OutboxWriterFailed(_logger, ex);
+                    foreach (var op in batch.OfType<ExpireOp>())
                     {
-                        step(batch);
-                    }
-                    catch (Exception ex)
-                    {
-                        Log.OutboxWriterFailed(_logger, ex);
-                        FailWaiting(batch, ex);
+                        op.Fail(ex);
                     }
                 }
             }
@@ -410,17 +420,17 @@ public sealed class SqliteOutbox : IAsyncDisposable
         (_clockWall, _clockMono) = (wall, mono);
     }
 
-    /// <summary>What a failed step leaves waiting fails with it: enqueues as refused (counted, and the health's last write error).</summary>
-    private void FailWaiting(List<Op> batch, Exception ex)
+    /// <summary>The enqueues a failed insert step left waiting are refused: counted, and the health's last write error.</summary>
+    private void RefuseWaiting(List<Op> batch, Exception ex)
     {
-        var waiting = batch.Where(o => o is EnqueueOp { Done.Task.IsCompleted: false } or ExpireOp { Done.Task.IsCompleted: false }).ToList();
-        var refused = waiting.Count(o => o is EnqueueOp);
-        if (refused > 0)
+        var waiting = batch.OfType<EnqueueOp>().Where(o => !o.Done.Task.IsCompleted).ToList();
+        if (waiting.Count == 0)
         {
-            _lastWriteError = $"outbox write failed ({_options.Path}): {ex.Message}";
-            _metrics.Refused("storage_error", refused);
+            return;
         }
 
+        _lastWriteError = $"outbox write failed ({_options.Path}): {ex.Message}";
+        _metrics.Refused("storage_error", waiting.Count);
         foreach (var op in waiting)
         {
             op.Fail(ex);
